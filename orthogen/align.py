@@ -1,0 +1,356 @@
+"""Put a scan into the standard frame.
+
+Standard frame: millimetres, z up, weight-bearing plane z = 0, x from the back of
+the heel (x = 0) toward the toes along the foot's long axis, y to the left of the
+walking direction. Only proper rotations and translations are used (never a
+mirror), so a left foot stays a left foot.
+
+Steps, each a pure function:
+
+1. :func:`up_direction` – the floor normal. Open surfaces (plantar shells,
+   impressions) are height fields: their vector area points along the vertical,
+   and the open rim is on top. Closed feet: of the support planes under the
+   centroid along the directions across the long axis, the floor is the one
+   the sole lies flat on along most of the foot's length.
+2. :func:`floor_plane` – the support plane under the centroid (the convex hull
+   facet the foot would rest on: heel and met heads), so z = 0 is the
+   weight-bearing plane even when the scanner's table was tilted.
+3. :func:`footprint_axes` – the long axis from the footprint and the heel end
+   from its width profile (the forefoot is wider than the heel).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import ConvexHull, QhullError
+
+from .classify import OPEN_THRESHOLD, boundary_edges, openness, vector_area
+
+
+def rotation_to_z(u: np.ndarray) -> np.ndarray:
+    """The proper rotation (3, 3) taking unit vector ``u`` to +z (Rodrigues)."""
+    u = np.asarray(u, float) / np.linalg.norm(u)
+    z = np.array([0.0, 0.0, 1.0])
+    v = np.cross(u, z)
+    s, c = np.linalg.norm(v), float(np.dot(u, z))
+    if s < 1e-12:
+        return np.eye(3) if c > 0 else np.diag([1.0, -1.0, -1.0])
+    k = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]]) / s
+    return np.eye(3) + s * k + (1 - c) * (k @ k)
+
+
+def frame_from_axes(x_axis: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """Rotation (3, 3) whose rows are the standard frame's x, y = up × x, z = up: ``p_std = R @ p``."""
+    z = np.asarray(up, float) / np.linalg.norm(up)
+    x = np.asarray(x_axis, float) - np.dot(x_axis, z) * z
+    x /= np.linalg.norm(x)
+    y = np.cross(z, x)
+    return np.vstack([x, y, z])
+
+
+def surface_centroid(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Area-weighted centroid of the surface (3,), independent of vertex density."""
+    tri = vertices[faces]
+    area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    return (tri.mean(axis=1) * area[:, None]).sum(axis=0) / max(area.sum(), 1e-30)
+
+
+def _hull(points: np.ndarray) -> ConvexHull | None:
+    try:
+        return ConvexHull(points)
+    except (QhullError, ValueError):
+        return None
+
+
+def support_plane(hull_eq: np.ndarray, hull_pts: np.ndarray, centroid: np.ndarray, up: np.ndarray):
+    """The hull facet hit by a ray from ``centroid`` going along ``-up``: its outward normal and offset.
+
+    ``hull_eq`` are scipy's facet equations (n·p + d = 0, n outward). Returns
+    (n, d) of the facet under the centroid among those facing down.
+    """
+    n, d = hull_eq[:, :3], hull_eq[:, 3]
+    down = n @ up
+    cand = down < -1e-6
+    # distance along -up from centroid to each facet plane: n·(c - t up) + d = 0
+    t = (n[cand] @ centroid + d[cand]) / down[cand]
+    # the facet actually crossed is the one with the smallest positive exit distance
+    t = np.where(t > -1e-9, t, np.inf)
+    k = int(np.argmin(t))
+    idx = np.flatnonzero(cand)[k]
+    return n[idx], d[idx]
+
+
+def floor_plane(vertices: np.ndarray, faces: np.ndarray, up: np.ndarray) -> tuple[np.ndarray, float]:
+    """Weight-bearing plane for a foot whose rough up direction is ``up``.
+
+    Returns the refined unit up vector (the plane normal pointing into the foot)
+    and the plane offset ``c`` such that height = up · p - c is >= 0 for all points.
+    """
+    pts = np.asarray(vertices, float)
+    hull = _hull(pts)
+    centroid = surface_centroid(pts, faces)
+    if hull is None:
+        h = pts @ up
+        return up, float(h.min())
+    n, d = support_plane(hull.equations, pts, centroid, up)
+    new_up = -n / np.linalg.norm(n)
+    if np.dot(new_up, up) < np.cos(np.radians(35)):  # a facet far from the rough vertical: keep the rough one
+        new_up = up
+    h = pts @ new_up
+    return new_up, float(h.min())
+
+
+def _contact_score(pts: np.ndarray, up: np.ndarray, long_axis: np.ndarray, floor_c: float) -> float:
+    """How much of the foot rests on the plane: area proxy × span along the long axis, squared."""
+    h = pts @ up - floor_c
+    near = pts[h < 2.0]
+    if len(near) < 3:
+        return 0.0
+    s_all = pts @ long_axis
+    s = near @ long_axis
+    span = (np.percentile(s, 99) - np.percentile(s, 1)) / max(np.ptp(s_all), 1e-9)
+    return float(len(near) / len(pts) * span**2)
+
+
+def up_direction(vertices_mm: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Rough up direction (unit, pointing from the sole into the foot) and whether the scan is open.
+
+    Parameters
+    ----------
+    vertices_mm : (n, 3) mm, any orientation.
+    faces : (m, 3) int.
+    """
+    v = np.asarray(vertices_mm, float)
+    is_open = openness(v, faces) > OPEN_THRESHOLD
+    if is_open:
+        va = vector_area(v, faces)
+        u = va / np.linalg.norm(va)
+        rim = np.unique(boundary_edges(faces))
+        if len(rim) and (v[rim] @ u).mean() < (v @ u).mean():
+            u = -u  # the open rim is on top: the cup opens upward
+        return u, True
+    # closed (or nearly closed) foot: candidates across the long axis
+    centred = v - v.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred[:: max(1, len(v) // 20000)], full_matrices=False)
+    long_axis = vt[0]
+    hull = _hull(v)
+    centroid = surface_centroid(v, faces)
+    best, best_score = vt[2], -1.0
+    for axis in (vt[1], vt[2]):
+        for sign in (1.0, -1.0):
+            u = sign * axis
+            if hull is not None:
+                n, _ = support_plane(hull.equations, v, centroid, u)
+                u_ref = -n / np.linalg.norm(n)
+                if np.dot(u_ref, u) < np.cos(np.radians(35)):
+                    u_ref = u
+            else:
+                u_ref = u
+            score = _contact_score(v, u_ref, long_axis, float((v @ u_ref).min()))
+            if score > best_score:
+                best, best_score = u_ref, score
+    return best / np.linalg.norm(best), False
+
+
+# ---------------------------------------------------------------------------
+# candidate search for closed feet, floor refinement and the long axis
+# ---------------------------------------------------------------------------
+
+
+def _perpendicular_basis(axis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    a = np.asarray(axis, float) / np.linalg.norm(axis)
+    helper = np.array([1.0, 0, 0]) if abs(a[0]) < 0.9 else np.array([0, 1.0, 0])
+    b1 = np.cross(a, helper)
+    b1 /= np.linalg.norm(b1)
+    return b1, np.cross(a, b1)
+
+
+def closed_foot_up(vertices: np.ndarray, faces: np.ndarray, n_dirs: int = 24) -> np.ndarray:
+    """Up direction of a closed foot: of the support facets under the centroid seen from
+    ``n_dirs`` directions across the long axis, the one the most surface lies on along
+    the most length (the sole on the floor; not a leg cut, not a side)."""
+    v = np.asarray(vertices, float)
+    centred = v - v.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred[:: max(1, len(v) // 20000)], full_matrices=False)
+    long_axis = vt[0]
+    hull = _hull(v)
+    centroid = surface_centroid(v, faces)
+    b1, b2 = _perpendicular_basis(long_axis)
+    best, best_score = b1, -1.0
+    for ang in np.linspace(0, 2 * np.pi, n_dirs, endpoint=False):
+        u = np.cos(ang) * b1 + np.sin(ang) * b2
+        if hull is not None:
+            for _ in range(3):  # settle onto the facet the foot would rest on
+                n, _ = support_plane(hull.equations, v, centroid, u)
+                u_new = -n / np.linalg.norm(n)
+                if np.allclose(u_new, u, atol=1e-9):
+                    break
+                u = u_new
+        score = _contact_score(v, u, long_axis, float((v @ u).min()))
+        if score > best_score:
+            best, best_score = u, score
+    return best / np.linalg.norm(best)
+
+
+def fit_floor(points: np.ndarray, centre_xy: np.ndarray) -> np.ndarray:
+    """Unit normal (z > 0) of the support plane under ``centre_xy`` of points (k, 3) given in a rough
+    z-up frame: the lower convex-hull facet the points would rest on."""
+    hull = _hull(points)
+    if hull is None:
+        return np.array([0.0, 0.0, 1.0])
+    c = np.array([centre_xy[0], centre_xy[1], points[:, 2].max() + 1.0])
+    # start inside the hull: the centroid of the points, moved to centre_xy
+    c[2] = points[:, 2].mean()
+    n, _ = support_plane(hull.equations, points, c, np.array([0.0, 0.0, 1.0]))
+    up = -n / np.linalg.norm(n)
+    if up[2] < np.cos(np.radians(30)):
+        return np.array([0.0, 0.0, 1.0])
+    return up
+
+
+def principal_axis_2d(mask: np.ndarray, grid) -> tuple[np.ndarray, np.ndarray]:
+    """Centroid (2,) and unit principal direction (2,) of a cell mask, mm."""
+    X, Y = grid.mesh()
+    pts = np.column_stack([X[mask], Y[mask]])
+    c = pts.mean(axis=0)
+    w, vec = np.linalg.eigh(np.cov((pts - c).T))
+    return c, vec[:, int(np.argmax(w))]
+
+
+def width_profile(mask: np.ndarray) -> np.ndarray:
+    """Number of mask cells across y for every x column (nx,)."""
+    return mask.sum(axis=1)
+
+
+def heel_is_at_low_x(mask: np.ndarray) -> bool:
+    """True when the narrower end (the heel) of a footprint lies at low x.
+
+    Compares the widest width in the rear and front 30 % of the length: the
+    forefoot (ball) is wider than the heel in every foot.
+    """
+    w = width_profile(mask)
+    cols = np.flatnonzero(w > 0)
+    if cols.size < 4:
+        return True
+    a, b = cols[0], cols[-1]
+    n = max(1, int(0.3 * (b - a)))
+    return w[a : a + n].max() <= w[b - n + 1 : b + 1].max()
+
+
+# ---------------------------------------------------------------------------
+# the whole alignment
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """Rigid placement of a scan (already in mm) into the standard frame.
+
+    ``p_std = rotation @ p_mm + translation``. ``kind`` is the detected scan kind.
+    """
+
+    rotation: np.ndarray
+    translation: np.ndarray
+    kind: str
+    open_surface: bool
+
+    def apply(self, vertices_mm: np.ndarray) -> np.ndarray:
+        return vertices_mm @ self.rotation.T + self.translation
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """4x4 homogeneous transform from scan mm to the standard frame."""
+        m = np.eye(4)
+        m[:3, :3] = self.rotation
+        m[:3, 3] = self.translation
+        return m
+
+
+def open_surface_kind(vertices: np.ndarray, faces: np.ndarray, up: np.ndarray) -> str:
+    """Plantar shell or impression, for an open surface whose up (into the foot) is known.
+
+    A plantar shell is the skin of the foot: its normals face out of the foot,
+    down. An impression is the surface of the foam: its normals face out of the
+    foam, up toward where the foot was. Scanners write consistent windings, so
+    the sign of the vector area tells the two apart (``--kind`` overrides).
+    """
+    return "impression" if float(vector_area(vertices, faces) @ up) > 0 else "plantar_shell"
+
+
+def _rough_footprint(v: np.ndarray, spacing: float, impression: bool):
+    from .heightmap import Grid, fill_gaps
+    from .plantar import despike, footprint_mask, rim_surface, vertex_envelope
+
+    grid = Grid.covering(v[:, :2].min(axis=0), v[:, :2].max(axis=0), spacing, margin=2 * spacing)
+    h = despike(fill_gaps(vertex_envelope(v, grid), 2))
+    h = h - np.nanmin(h)
+    mask = footprint_mask(h, spacing, rim_surface(h, grid) if impression else None)
+    return grid, h, mask
+
+
+def align_scan(vertices_mm: np.ndarray, faces: np.ndarray, kind: str = "auto") -> Alignment:
+    """Find the rigid transform taking a foot scan (mm, any pose) to the standard frame.
+
+    Parameters
+    ----------
+    vertices_mm : (n, 3) mm.
+    faces : (m, 3) int.
+    kind : "auto" or one of "full_foot", "plantar_shell", "impression" (skips detection).
+
+    Returns
+    -------
+    Alignment. The heel end and long axis come from the footprint; the side
+    (left/right) does not change the frame.
+    """
+    v = np.asarray(vertices_mm, float)
+    up, is_open = up_direction(v, faces) if kind == "auto" else (None, kind != "full_foot")
+    if up is None:
+        up = up_direction(v, faces)[0] if is_open else closed_foot_up(v, faces)
+    elif not is_open:
+        up = closed_foot_up(v, faces)
+    if kind == "auto":
+        kind = open_surface_kind(v, faces, up) if is_open else "full_foot"
+    impression = kind == "impression"
+    # rough frame: z = up, x = any direction across it
+    b1, _ = _perpendicular_basis(up)
+    r = frame_from_axes(b1, up)
+    # 1. floor: the support plane of the (despiked) plantar surface under the footprint's centre
+    vr = v @ r.T
+    grid, h, mask = _rough_footprint(vr, 2.0, impression)
+    X, Y = grid.mesh()
+    sel = np.isfinite(h) & mask
+    pts = np.column_stack([X[sel], Y[sel], h[sel]])
+    c, _ = principal_axis_2d(mask, grid)
+    r = rotation_to_z(fit_floor(pts, c)) @ r
+    # 2. long axis and heel end from the footprint, in the levelled frame
+    vr = v @ r.T
+    grid, h, mask = _rough_footprint(vr, 1.0, impression)
+    c, d = principal_axis_2d(mask, grid)
+    ang = np.arctan2(d[1], d[0])
+    rz = np.array([[np.cos(ang), np.sin(ang), 0], [-np.sin(ang), np.cos(ang), 0], [0, 0, 1.0]])
+    r = rz @ r
+    vr = v @ r.T
+    grid, h, mask = _rough_footprint(vr, 1.0, impression)
+    if not heel_is_at_low_x(mask):
+        r = np.diag([-1.0, -1.0, 1.0]) @ r  # half turn about z: still a proper rotation
+        vr = v @ r.T
+        grid, h, mask = _rough_footprint(vr, 1.0, impression)
+    # 3. origin: heel back at x = 0, floor at z = 0, long axis through the footprint centre at y = 0
+    X, Y = grid.mesh()
+    x0 = float(X[mask].min() - grid.spacing / 2)
+    y0 = float(np.mean(Y[mask]))
+    zfloor = _floor_height(vr, faces, mask, grid)
+    t = -np.array([x0, y0, zfloor])
+    return Alignment(r, t, kind, is_open)
+
+
+def _floor_height(vr: np.ndarray, faces: np.ndarray, mask: np.ndarray, grid) -> float:
+    """z of the weight-bearing plane in a levelled frame: a low percentile of the footprint's
+    exact lower envelope, so one stray vertex below the sole does not lift the device."""
+    from .heightmap import lower_envelope
+
+    h = lower_envelope(vr, faces, grid)
+    vals = h[mask & np.isfinite(h)]
+    return float(np.percentile(vals, 0.5)) if vals.size else float(vr[:, 2].min())

@@ -1,0 +1,130 @@
+"""What a scan is: its units and its kind (full foot, plantar shell, impression).
+
+Pure functions on vertex and face arrays. The unit rule is deliberately narrow:
+a scan is taken as millimetres or metres only when that reading gives a foot-sized
+object; centimetres are accepted only when asked for, because a scan about 10-35
+units long is just as often an unscaled capture (a foam imprint, a phone scan) and
+guessing would make a wrong-sized insole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ScanError
+
+#: Plausible longest extent of a foot scan in mm (a foot 100-350 mm, plus a leg stub or a box rim).
+EXTENT_RANGE_MM = (80.0, 500.0)
+UNIT_SCALE_TO_MM = {"mm": 1.0, "cm": 10.0, "m": 1000.0}
+KINDS = ("full_foot", "plantar_shell", "impression")
+
+
+@dataclass(frozen=True)
+class Units:
+    """How file units become millimetres: ``mm = file_value * scale_to_mm``."""
+
+    name: str  # "mm", "cm", "m" or "scaled" (from --foot-length)
+    scale_to_mm: float
+    source: str  # "detected", "given", "file", "foot_length"
+
+
+def robust_extent(vertices: np.ndarray) -> float:
+    """Longest bounding-box side after trimming 0.2 % outliers at each end (laser spikes), file units."""
+    lo = np.percentile(vertices, 0.2, axis=0)
+    hi = np.percentile(vertices, 99.8, axis=0)
+    return float(np.max(hi - lo))
+
+
+def detect_units(
+    vertices: np.ndarray,
+    path: str,
+    given: str | None = None,
+    units_hint: str | None = None,
+    foot_length_given: bool = False,
+) -> Units:
+    """Decide the file units of a scan.
+
+    ``given`` (from ``--units``) wins, then a unit the file format states, then the
+    size rule: mm or m when that reading gives a 80-500 mm object. When only
+    an unscaled reading fits, ``foot_length_given`` lets the caller scale later
+    (returns ``Units("scaled", nan, "foot_length")``); otherwise a ScanError says
+    which option to pass.
+
+    Examples
+    --------
+    >>> v = np.array([[0, 0, 0], [0.27, 0.1, 0.1]])
+    >>> detect_units(v, "f.stl").name
+    'm'
+    """
+    if given and given != "auto":
+        return Units(given, UNIT_SCALE_TO_MM[given], "given")
+    if units_hint in UNIT_SCALE_TO_MM:
+        return Units(units_hint, UNIT_SCALE_TO_MM[units_hint], "file")
+    extent = robust_extent(vertices)
+    lo, hi = EXTENT_RANGE_MM
+    for name in ("mm", "m"):
+        if lo <= extent * UNIT_SCALE_TO_MM[name] <= hi:
+            return Units(name, UNIT_SCALE_TO_MM[name], "detected")
+    if foot_length_given:
+        return Units("scaled", float("nan"), "foot_length")
+    if lo <= extent * 10 <= hi:
+        raise ScanError(
+            f"scan is {extent:.4g} units long: not a foot in mm or m; it is either in centimetres "
+            f"({extent * 10:.0f} mm) or unscaled: pass --units cm, or --foot-length MM with the measured foot length",
+            path,
+        )
+    raise ScanError(
+        f"scan is {extent:.4g} units long, which is no foot size in mm, cm or m "
+        f"(a foot scan is {lo:.0f}-{hi:.0f} mm): pass --foot-length MM if it is unscaled, or --units",
+        path,
+    )
+
+
+def vector_area(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Sum of area-weighted face normals (3,), file units squared; ~0 for a closed surface."""
+    tri = vertices[faces]
+    return 0.5 * np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]).sum(axis=0)
+
+
+def surface_area(vertices: np.ndarray, faces: np.ndarray) -> float:
+    tri = vertices[faces]
+    return float(0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1).sum())
+
+
+def boundary_edges(faces: np.ndarray) -> np.ndarray:
+    """Edges (k, 2) used by exactly one face (the open rims and holes of a surface)."""
+    e = np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
+    uniq, counts = np.unique(e, axis=0, return_counts=True)
+    return uniq[counts == 1]
+
+
+def openness(vertices: np.ndarray, faces: np.ndarray) -> float:
+    """|vector area| / area: 0 for a closed surface, ~0.5-1 for an open height-field shell."""
+    area = surface_area(vertices, faces)
+    return float(np.linalg.norm(vector_area(vertices, faces)) / area) if area > 0 else 0.0
+
+
+#: Above this openness a scan is an open surface (shell or impression), below it a (nearly) closed foot.
+OPEN_THRESHOLD = 0.2
+
+
+def detect_open_kind(heights_above_floor: np.ndarray, rim_mm: float) -> str:
+    """Tell an impression from a plantar shell, given the aligned lower-envelope height map.
+
+    An impression (foam box or imprint) is a cavity surrounded by foam: a large
+    share of its cells lie on a flat rim at the top (the foam surface or the
+    box walls' crest), or the cavity reaches the grid's outer border. A plantar
+    shell is only the sole with the foot's sides, so few cells sit high up.
+
+    Parameters
+    ----------
+    heights_above_floor : (nx, ny) mm above the weight-bearing plane, NaN where empty.
+    rim_mm : height of the top rim (mm above the floor).
+    """
+    h = heights_above_floor[np.isfinite(heights_above_floor)]
+    if h.size == 0:
+        return "plantar_shell"
+    near_rim = np.mean(h > rim_mm - 0.1 * rim_mm)
+    return "impression" if near_rim > 0.12 else "plantar_shell"

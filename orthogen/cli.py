@@ -1,0 +1,157 @@
+"""The ``orthogen`` command line: thin wrappers around the pipeline functions.
+
+Bad input ends with one line on stderr naming the file and the problem, and exit
+code 2; an unexpected failure ends with one line and exit code 3, never a traceback
+(set ORTHOGEN_DEBUG=1 to see it). Heavy modules are imported inside the commands
+so ``orthogen --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .errors import OrthogenError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="orthogen: foot scan + prescription in, verified custom foot orthosis out.",
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    """orthogen: foot scan + prescription in, verified custom foot orthosis out."""
+    if version:
+        from . import __version__
+
+        typer.echo(f"orthogen {__version__}")
+        raise typer.Exit(0)
+
+
+class UnitsOpt(str, Enum):
+    auto = "auto"
+    mm = "mm"
+    cm = "cm"
+    m = "m"
+
+
+class SideOpt(str, Enum):
+    auto = "auto"
+    left = "left"
+    right = "right"
+
+
+class KindOpt(str, Enum):
+    auto = "auto"
+    full_foot = "full_foot"
+    plantar_shell = "plantar_shell"
+    impression = "impression"
+
+
+def _fail(message: str, code: int) -> None:
+    typer.echo(f"orthogen: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def run_guarded(func):
+    """Call ``func()``; turn OrthogenError into exit 2 and anything else into exit 3, one line each."""
+    try:
+        return func()
+    except OrthogenError as err:
+        _fail(str(err), err.exit_code)
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except MemoryError:
+        _fail("out of memory (the scan is too large; decimate it)", 3)
+    except Exception as err:  # noqa: BLE001 - last line of defence: no traceback for users
+        if os.environ.get("ORTHOGEN_DEBUG"):
+            raise
+        _fail(f"internal error ({type(err).__name__}: {err}); please report it with the input files", 3)
+
+
+ScanArg = Annotated[Path, typer.Argument(help="Foot scan: STL, OBJ, PLY or Seraph .scan.", show_default=False)]
+UnitsArg = Annotated[UnitsOpt, typer.Option("--units", help="Units of the scan file (default: detect).")]
+SideArg = Annotated[SideOpt, typer.Option("--side", help="Foot side (default: detect from geometry).")]
+KindArg = Annotated[KindOpt, typer.Option("--kind", help="Scan kind (default: detect).")]
+FootLengthArg = Annotated[
+    float | None,
+    typer.Option("--foot-length", metavar="MM", help="Measured foot length in mm (needed for unscaled scans)."),
+]
+
+
+@app.command("measure")
+def measure_cmd(
+    scan: ScanArg,
+    units: UnitsArg = UnitsOpt.auto,
+    side: SideArg = SideOpt.auto,
+    kind: KindArg = KindOpt.auto,
+    foot_length: FootLengthArg = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """Load, classify, align and measure a foot scan."""
+
+    def job():
+        from .pipeline import MeasureOptions, measure_scan
+
+        opts = MeasureOptions(units=units.value, side=side.value, kind=kind.value, foot_length_mm=foot_length)
+        return measure_scan(scan, opts)
+
+    foot = run_guarded(job)
+    report = foot.report()
+    if as_json:
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        return
+    _print_measure_table(report)
+
+
+def _print_measure_table(report: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"orthogen measure: {report['file']}", show_header=True)
+    table.add_column("measurement")
+    table.add_column("value", justify="right")
+    rows = [
+        ("side", f"{report['side']} ({report['side_source']}, confidence {report['side_confidence']:.2f})"),
+        ("units", f"{report['units']} ({report['units_source']})"),
+        ("scan kind", f"{report['scan_kind']} ({report['scan_kind_source']})"),
+        ("foot length", f"{report['foot_length_mm']:.1f} mm"),
+        ("ball width", f"{report['ball_width_mm']:.1f} mm"),
+        ("heel width", f"{report['heel_width_mm']:.1f} mm"),
+        ("arch height", f"{report['arch_height_mm']:.1f} mm"),
+        ("arch index", f"{report['arch_index']:.3f}"),
+        ("Chippaux-Smirak index", f"{report['chippaux_smirak_index']:.1f} %"),
+        ("foot type", f"{report['foot_type']} arch"),
+        ("weight-bearing capture", "yes" if report["weight_bearing"] else "no"),
+    ]
+    for k, v in rows:
+        table.add_row(k, v)
+    console = Console()
+    console.print(table)
+    console.print(f"[dim]foot type: {report['definitions']['foot_type']}[/dim]")
+    for w in report["warnings"]:
+        console.print(f"[yellow]warning:[/yellow] {w}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except SystemExit as exc:
+        raise SystemExit(exc.code) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""Height maps: regular xy grids of z values, made from triangle meshes.
+
+Pure array functions. A grid is described by its ``origin`` (x, y of cell
+(0, 0)'s centre, mm), its ``spacing`` (mm) and its ``shape`` (nx, ny): cell
+(i, j) has its centre at ``origin + (i, j) * spacing``. Arrays are indexed
+``[i, j]`` = ``[x, y]``. Missing cells are NaN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A regular xy grid: ``origin`` (mm, centre of cell (0, 0)), ``spacing`` (mm), ``shape`` (nx, ny)."""
+
+    origin: tuple[float, float]
+    spacing: float
+    shape: tuple[int, int]
+
+    @classmethod
+    def covering(cls, xy_min: np.ndarray, xy_max: np.ndarray, spacing: float, margin: float = 0.0) -> Grid:
+        """The grid with cells of ``spacing`` mm covering the box ``xy_min``-``xy_max`` plus ``margin``."""
+        lo = np.floor((np.asarray(xy_min, float) - margin) / spacing) * spacing
+        hi = np.asarray(xy_max, float) + margin
+        n = np.floor((hi - lo) / spacing).astype(int) + 2
+        return cls((float(lo[0]), float(lo[1])), float(spacing), (int(n[0]), int(n[1])))
+
+    def axes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Cell-centre coordinates along x (nx,) and y (ny,), mm."""
+        x = self.origin[0] + self.spacing * np.arange(self.shape[0])
+        y = self.origin[1] + self.spacing * np.arange(self.shape[1])
+        return x, y
+
+    def mesh(self) -> tuple[np.ndarray, np.ndarray]:
+        """Cell-centre coordinate arrays X, Y of shape ``shape`` (indexing 'ij'), mm."""
+        x, y = self.axes()
+        return np.meshgrid(x, y, indexing="ij")
+
+    def to_index(self, xy: np.ndarray) -> np.ndarray:
+        """Fractional cell indices (…, 2) of points ``xy`` (…, 2) in mm."""
+        return (np.asarray(xy, float) - np.asarray(self.origin)) / self.spacing
+
+    @property
+    def cell_area(self) -> float:
+        return self.spacing * self.spacing
+
+
+def lower_envelope(vertices: np.ndarray, faces: np.ndarray, grid: Grid) -> np.ndarray:
+    """Lowest surface z above every cell centre (what a ray cast up from below hits first).
+
+    A vectorised z-buffer: every triangle is tested against the cell centres in its
+    xy bounding box and its barycentric z kept where lower. Vertical triangles
+    are skipped (they have no area in projection).
+
+    Parameters
+    ----------
+    vertices : (n, 3) float, mm, in the frame of ``grid``.
+    faces : (m, 3) int.
+    grid : the xy grid to sample.
+
+    Returns
+    -------
+    (nx, ny) float array of z (mm); NaN where no triangle covers the cell centre.
+
+    Examples
+    --------
+    >>> v = np.array([[0, 0, 1.0], [10, 0, 1.0], [0, 10, 1.0]])
+    >>> h = lower_envelope(v, np.array([[0, 1, 2]]), Grid((0.5, 0.5), 1.0, (10, 10)))
+    >>> float(h[0, 0]), bool(np.isnan(h[9, 9]))
+    (1.0, True)
+    """
+    return _envelope(vertices, faces, grid, lower=True)
+
+
+def upper_envelope(vertices: np.ndarray, faces: np.ndarray, grid: Grid) -> np.ndarray:
+    """Highest surface z above every cell centre; NaN where none. See :func:`lower_envelope`."""
+    return _envelope(vertices, faces, grid, lower=False)
+
+
+def _envelope(vertices: np.ndarray, faces: np.ndarray, grid: Grid, lower: bool) -> np.ndarray:
+    nx, ny = grid.shape
+    out = np.full(nx * ny, np.inf if lower else -np.inf)
+    tri = np.asarray(vertices, float)[np.asarray(faces)]  # (m, 3, 3)
+    ij = (tri[:, :, :2] - np.asarray(grid.origin)) / grid.spacing  # fractional indices
+    # barycentric set-up in index space
+    a, b, c = ij[:, 0], ij[:, 1], ij[:, 2]
+    det = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1])
+    keep = np.abs(det) > 1e-12
+    tri, ij, a, b, c, det = tri[keep], ij[keep], a[keep], b[keep], c[keep], det[keep]
+    lo = np.clip(np.ceil(ij.min(axis=1) - 1e-9), 0, [nx - 1, ny - 1]).astype(np.int64)
+    hi = np.clip(np.floor(ij.max(axis=1) + 1e-9), -1, [nx - 1, ny - 1]).astype(np.int64)
+    span = np.maximum(hi - lo + 1, 0)
+    count = span[:, 0] * span[:, 1]
+    total = int(count.sum())
+    if total == 0:
+        return np.full((nx, ny), np.nan)
+    # expand every triangle into its candidate cells without a Python loop
+    t = np.repeat(np.arange(len(count)), count)
+    start = np.cumsum(count) - count
+    k = np.arange(total) - np.repeat(start, count)
+    ci = lo[t, 0] + k // span[t, 1]
+    cj = lo[t, 1] + k % span[t, 1]
+    px, py = ci.astype(float), cj.astype(float)
+    w1 = ((px - a[t, 0]) * (c[t, 1] - a[t, 1]) - (c[t, 0] - a[t, 0]) * (py - a[t, 1])) / det[t]
+    w2 = ((b[t, 0] - a[t, 0]) * (py - a[t, 1]) - (px - a[t, 0]) * (b[t, 1] - a[t, 1])) / det[t]
+    w0 = 1.0 - w1 - w2
+    eps = -1e-9
+    inside = (w0 >= eps) & (w1 >= eps) & (w2 >= eps)
+    t, ci, cj, w0, w1, w2 = t[inside], ci[inside], cj[inside], w0[inside], w1[inside], w2[inside]
+    z = w0 * tri[t, 0, 2] + w1 * tri[t, 1, 2] + w2 * tri[t, 2, 2]
+    flat = ci * ny + cj
+    if lower:
+        np.minimum.at(out, flat, z)
+    else:
+        np.maximum.at(out, flat, z)
+    out[~np.isfinite(out)] = np.nan
+    return out.reshape(nx, ny)
+
+
+def fill_gaps(heights: np.ndarray, max_gap_cells: int) -> np.ndarray:
+    """Fill NaN holes no wider than about ``2 * max_gap_cells`` cells that lie inside the covered area.
+
+    Holes are filled by normalised-convolution smoothing from their rim (repeated
+    until filled), which is smooth and never overshoots the surrounding heights.
+    NaN regions touching the grid border or wider than the limit stay NaN.
+    """
+    h = np.array(heights, float)
+    valid = np.isfinite(h)
+    if valid.all() or not valid.any():
+        return h
+    closed = ndimage.binary_closing(valid, structure=np.ones((3, 3)), iterations=max_gap_cells)
+    closed &= ndimage.binary_fill_holes(valid) | closed
+    todo = closed & ~valid
+    if not todo.any():
+        return h
+    filled = np.where(valid, h, 0.0)
+    weight = valid.astype(float)
+    known = valid.copy()
+    for _ in range(4 * max_gap_cells + 4):
+        if not (todo & ~known).any():
+            break
+        num = ndimage.uniform_filter(np.where(known, filled, 0.0), 3, mode="constant")
+        den = ndimage.uniform_filter(weight, 3, mode="constant")
+        grow = todo & ~known & (den > 1e-9)
+        filled[grow] = num[grow] / den[grow]
+        known |= grow
+        weight = known.astype(float)
+    h[todo & known] = filled[todo & known]
+    return h
+
+
+def smooth(heights: np.ndarray, mask: np.ndarray, sigma_cells: float) -> np.ndarray:
+    """Gaussian smoothing of ``heights`` inside ``mask`` only (normalised, so edges do not sag)."""
+    h = np.where(mask, heights, 0.0)
+    w = ndimage.gaussian_filter(mask.astype(float), sigma_cells, mode="constant")
+    s = ndimage.gaussian_filter(h, sigma_cells, mode="constant")
+    out = np.full_like(h, np.nan)
+    ok = mask & (w > 1e-6)
+    out[ok] = s[ok] / w[ok]
+    return out
+
+
+def sample(heights: np.ndarray, grid: Grid, xy: np.ndarray) -> np.ndarray:
+    """Bilinear sample of a height map at points ``xy`` (…, 2) mm; NaN outside or next to missing cells."""
+    idx = grid.to_index(xy)
+    return ndimage.map_coordinates(
+        heights, [idx[..., 0], idx[..., 1]], order=1, mode="constant", cval=np.nan, prefilter=False
+    )

@@ -1,0 +1,194 @@
+"""The plantar surface as a height map in the standard frame, with the footprint.
+
+Pure array functions. Input: the scan's vertices already in the standard frame
+(mm, z up, floor z = 0). Output: :class:`PlantarSurface` – the lowest surface
+height over a regular grid (1 mm by default), the footprint silhouette mask and
+outline polygon, and the contact print. Holes and noise do not matter: the
+surface is sampled (a z-buffer of the triangles), small gaps are filled and
+isolated spikes removed with a median filter; nothing is repaired in 3D.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from scipy import ndimage
+from shapely.geometry import Polygon
+
+from .heightmap import Grid, fill_gaps, lower_envelope
+
+#: Sole cells at most this high above the floor count as touching it (the "ink print"), mm.
+CONTACT_HEIGHT_MM = 3.0
+#: For a non-weight-bearing capture the loaded print is simulated: soft tissue under load spreads
+#: by about this much, so cells this close to the floor count as contact, mm.
+CONTACT_HEIGHT_NWB_MM = 7.0
+#: A capture is weight-bearing when at least this share of its footprint lies within 1 mm of the
+#: floor (loaded heel and ball flatten on the plate; measured: real weight-bearing scans 0.73,
+#: non-weight-bearing shells, foam boxes, imprints and phone scans 0.06-0.09).
+WEIGHT_BEARING_FLAT_SHARE = 0.2
+#: Impressions: cells within this distance below the rim are foam top / rim, not foot, mm.
+RIM_MARGIN_MM = 3.0
+#: The footprint is the silhouette of the foot up to this height above the floor (mm): higher
+#: overhangs (malleoli, a leg stub, a lifted non-weight-bearing toe box) are not footprint.
+FOOTPRINT_MAX_HEIGHT_MM = 35.0
+#: Gaps up to about this size (mm) inside the footprint are filled.
+MAX_GAP_MM = 6.0
+
+
+@dataclass(frozen=True)
+class PlantarSurface:
+    """Plantar height map in the standard frame.
+
+    Attributes
+    ----------
+    grid : the xy grid (mm).
+    height : (nx, ny) mm above the weight-bearing plane; NaN outside the footprint.
+    footprint : (nx, ny) bool, the foot's silhouette seen from below (the insole outline's basis).
+    contact : (nx, ny) bool, footprint cells within CONTACT_HEIGHT_MM of the floor.
+    outline : shapely Polygon of the footprint, mm.
+    weight_bearing : whether the capture was loaded (see WEIGHT_BEARING_FLAT_SHARE).
+    contact_height_mm : the contact threshold used (CONTACT_HEIGHT_MM or CONTACT_HEIGHT_NWB_MM).
+    """
+
+    grid: Grid
+    height: np.ndarray
+    footprint: np.ndarray
+    contact: np.ndarray
+    outline: Polygon
+    weight_bearing: bool
+    contact_height_mm: float
+
+    @property
+    def length_mm(self) -> float:
+        x0, _, x1, _ = self.outline.bounds
+        return float(x1 - x0)
+
+
+def despike(heights: np.ndarray, size: int = 3) -> np.ndarray:
+    """Median-filter a height map with NaNs: removes single-cell spikes (laser outliers) both ways."""
+    valid = np.isfinite(heights)
+    if not valid.any():
+        return heights.copy()
+    fill = np.nanmedian(heights)
+    med = ndimage.median_filter(np.where(valid, heights, fill), size=size, mode="nearest")
+    out = np.where(valid, med, np.nan)
+    return out
+
+
+def vertex_envelope(vertices: np.ndarray, grid: Grid) -> np.ndarray:
+    """Quick lower envelope from vertices alone (min z per cell); NaN where no vertex. For rough passes."""
+    ij = np.floor(grid.to_index(vertices[:, :2]) + 0.5).astype(np.int64)
+    nx, ny = grid.shape
+    ok = (ij[:, 0] >= 0) & (ij[:, 0] < nx) & (ij[:, 1] >= 0) & (ij[:, 1] < ny)
+    out = np.full(nx * ny, np.inf)
+    np.minimum.at(out, ij[ok, 0] * ny + ij[ok, 1], vertices[ok, 2])
+    out[~np.isfinite(out)] = np.nan
+    return out.reshape(nx, ny)
+
+
+def largest_component(mask: np.ndarray) -> np.ndarray:
+    """The largest 8-connected component of a boolean mask."""
+    lab, n = ndimage.label(mask, structure=np.ones((3, 3)))
+    if n <= 1:
+        return mask.copy()
+    sizes = np.bincount(lab.ravel())
+    sizes[0] = 0
+    return lab == int(np.argmax(sizes))
+
+
+def rim_surface(heights: np.ndarray, grid: Grid) -> np.ndarray:
+    """An impression's rim (foam top, or the crest of the box walls) as a fitted plane, mm.
+
+    The highest 15 % of the cells are taken as rim, a plane is fitted to them by
+    least squares and refitted twice without cells more than 2 mm off it, so a
+    tilted or slightly uneven foam top is followed. Returns the plane's height
+    over every cell (nx, ny).
+    """
+    X, Y = grid.mesh()
+    ok = np.isfinite(heights)
+    if ok.sum() < 10:
+        return np.full(heights.shape, np.inf)
+    sel = ok & (heights >= np.percentile(heights[ok], 85))
+    coef = np.zeros(3)
+    for _ in range(3):
+        a = np.column_stack([X[sel], Y[sel], np.ones(sel.sum())])
+        coef, *_ = np.linalg.lstsq(a, heights[sel], rcond=None)
+        plane = coef[0] * X + coef[1] * Y + coef[2]
+        keep = sel & (np.abs(heights - plane) < 2.0)
+        if keep.sum() < 10:
+            break
+        sel = keep
+    return coef[0] * X + coef[1] * Y + coef[2]
+
+
+def footprint_mask(heights: np.ndarray, spacing: float, rim_mm: np.ndarray | None = None) -> np.ndarray:
+    """Footprint silhouette from a (despiked) lower-envelope height map.
+
+    Covered cells up to FOOTPRINT_MAX_HEIGHT_MM above the floor, small gaps closed, holes filled, thin slivers opened away, the
+    largest component kept. With ``rim_mm`` (impressions) only cells deeper than
+    the rim by RIM_MARGIN_MM count: the foam top and walls' crest are not foot.
+    """
+    mask = np.isfinite(heights) & (np.nan_to_num(heights, nan=np.inf) <= FOOTPRINT_MAX_HEIGHT_MM)
+    if rim_mm is not None:
+        mask &= heights < rim_mm - RIM_MARGIN_MM
+    r = max(1, round(MAX_GAP_MM / 2 / spacing))
+    mask = ndimage.binary_closing(mask, structure=np.ones((3, 3)), iterations=r, border_value=0)
+    mask = ndimage.binary_fill_holes(mask)
+    mask = ndimage.binary_opening(mask, structure=np.ones((3, 3)), iterations=max(1, round(1.5 / spacing)))
+    return largest_component(mask)
+
+
+def mask_outline(mask: np.ndarray, grid: Grid) -> Polygon:
+    """The outline polygon (mm) of a boolean cell mask: the union of its cells, simplified to 0.25 mm."""
+    from shapely import box
+
+    ii, jj = np.nonzero(mask)
+    if ii.size == 0:
+        return Polygon()
+    # merge runs of cells along y into rectangles, then union: fast and exact on the cell boundary
+    s = grid.spacing
+    x, y = grid.axes()
+    key = ii * (mask.shape[1] + 1) + jj
+    breaks = np.flatnonzero(np.diff(key) != 1) + 1
+    starts = np.concatenate([[0], breaks])
+    ends = np.concatenate([breaks, [ii.size]]) - 1
+    boxes = box(x[ii[starts]] - s / 2, y[jj[starts]] - s / 2, x[ii[ends]] + s / 2, y[jj[ends]] + s / 2)
+    poly = shapely.union_all(boxes)
+    if poly.geom_type != "Polygon":
+        poly = max(poly.geoms, key=lambda p: p.area)
+    return Polygon(poly.exterior).simplify(0.25 * s)
+
+
+def extract_plantar(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    spacing: float = 1.0,
+    impression: bool = False,
+) -> PlantarSurface:
+    """Plantar surface of a scan already in the standard frame.
+
+    Parameters
+    ----------
+    vertices : (n, 3) mm, standard frame (floor z = 0).
+    faces : (m, 3) int.
+    spacing : grid cell size, mm (1 mm or finer).
+    impression : trim the rim of a foam-box / imprint cavity.
+    """
+    lo = vertices[:, :2].min(axis=0)
+    hi = vertices[:, :2].max(axis=0)
+    grid = Grid.covering(lo, hi, spacing, margin=2 * spacing)
+    raw = lower_envelope(vertices, faces, grid)
+    h = despike(fill_gaps(raw, max(1, round(MAX_GAP_MM / 2 / spacing))))
+    rim = rim_surface(h, grid) if impression else None
+    foot = footprint_mask(h, spacing, rim)
+    height = np.where(foot, h, np.nan)
+    # cells of the footprint with no surface (closed-over gaps) get their neighbours' height
+    height = fill_gaps(height, max(1, round(2 * MAX_GAP_MM / spacing)))
+    height = np.where(foot, height, np.nan)
+    hv = np.nan_to_num(height, nan=np.inf)
+    loaded = bool(np.count_nonzero(foot & (hv <= 1.0)) >= WEIGHT_BEARING_FLAT_SHARE * np.count_nonzero(foot))
+    threshold = CONTACT_HEIGHT_MM if loaded else CONTACT_HEIGHT_NWB_MM
+    contact = foot & (hv <= threshold)
+    return PlantarSurface(grid, height, foot, contact, mask_outline(foot, grid), loaded, threshold)
