@@ -75,7 +75,7 @@ def run_guarded(func):
         raise
     except MemoryError:
         _fail("out of memory (the scan is too large; decimate it)", 3)
-    except Exception as err:  # noqa: BLE001 - last line of defence: no traceback for users
+    except Exception as err:
         if os.environ.get("ORTHOGEN_DEBUG"):
             raise
         _fail(f"internal error ({type(err).__name__}: {err}); please report it with the input files", 3)
@@ -114,6 +114,55 @@ def measure_cmd(
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
         return
     _print_measure_table(report)
+
+
+class FormatOpt(str, Enum):
+    stl = "stl"
+    threemf = "3mf"
+
+
+@app.command("design")
+def design_cmd(
+    scans: Annotated[list[Path], typer.Argument(help="One scan, or two (left and right) for a pair.")],
+    rx: Annotated[Path | None, typer.Option("--rx", help="Prescription file (YAML or TOML).")] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a prescription key: key=value (repeatable).")
+    ] = None,
+    units: UnitsArg = UnitsOpt.auto,
+    side: SideArg = SideOpt.auto,
+    kind: KindArg = KindOpt.auto,
+    foot_length: FootLengthArg = None,
+    out: Annotated[Path, typer.Option("-o", "--out", help="Output folder.")] = Path("output"),
+    fmt: Annotated[FormatOpt, typer.Option("--format", help="Mesh format (STL always written).")] = FormatOpt.stl,
+    preview: Annotated[bool, typer.Option("--preview/--no-preview", help="Write a PNG preview.")] = True,
+) -> None:
+    """Design the insole for one scan (or a pair), verify it and write STL, JSON report and preview."""
+    if len(scans) > 2:
+        _fail(f"design takes one or two scans, got {len(scans)}", 2)
+
+    def job():
+        from .jobs import design_files
+
+        return design_files(
+            scans, rx, list(set_ or []), out, units=units.value, side=side.value, kind=kind.value,
+            foot_length_mm=foot_length, formats=("stl", fmt.value) if fmt.value != "stl" else ("stl",),
+            preview=preview,
+        )
+
+    results = run_guarded(job)
+    for r in results:
+        typer.echo(f"{r['stl']}  ({r['side']}, {r['triangles']} triangles, checks passed)")
+        for w in r["warnings"]:
+            typer.echo(f"warning: {w}", err=True)
+
+
+@app.command("templates")
+def templates_cmd() -> None:
+    """List the insole templates, one line each."""
+    from .templates_io import list_templates
+
+    for name, desc in run_guarded(list_templates):
+        typer.echo(f"{name:<12} {desc}")
 
 
 def _print_measure_table(report: dict) -> None:

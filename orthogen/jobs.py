@@ -1,0 +1,67 @@
+"""File-level jobs shared by the CLI and the batch runner: read inputs, run a pipeline, write outputs.
+
+Everything that touches the file system for ``design`` lives here; the geometry
+stays in pure modules. All outputs of one scan are computed before the first
+is written, and each is written atomically.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import OrthogenError
+
+
+def design_files(
+    scans: list[Path],
+    rx_path: Path | None,
+    overrides: list[str],
+    out_dir: Path,
+    *,
+    units: str | None = None,
+    side: str | None = None,
+    kind: str | None = None,
+    foot_length_mm: float | None = None,
+    formats: tuple[str, ...] = ("stl",),
+    preview: bool = True,
+) -> list[dict]:
+    """Design one device per scan and write ``<stem>.stl`` (+ .3mf), ``<stem>.json`` and ``<stem>.png``.
+
+    With two scans they are a pair: sides are taken as given or detected and must
+    differ. Returns one summary dict per written device.
+    """
+    from .design import design_foot, measure_options_from_rx
+    from .export import write_3mf, write_json, write_stl
+    from .pipeline import MeasureOptions, measure_scan
+    from .prescription import load_prescription
+
+    rx = load_prescription(rx_path, overrides)
+    cli = MeasureOptions(units=units, side=side, kind=kind, foot_length_mm=foot_length_mm)
+    feet = [measure_scan(s, measure_options_from_rx(rx, cli)) for s in scans]
+    if len(feet) == 2 and feet[0].side == feet[1].side:
+        raise OrthogenError(
+            f"a pair needs a left and a right foot, but both scans are {feet[0].side} feet "
+            "(pass --side only for single scans)",
+            scans[1],
+        )
+    stems = [Path(s).stem for s in scans]
+    if len(stems) == 2 and stems[0] == stems[1]:
+        stems = [f"{stems[0]}_{f.side}" for f in feet]
+    designs = [design_foot(f, rx) for f in feet]  # all built and verified before anything is written
+    out_dir = Path(out_dir)
+    results = []
+    for stem, d in zip(stems, designs, strict=True):
+        stl = write_stl(out_dir / f"{stem}.stl", d.vertices, d.faces)
+        if "3mf" in formats:
+            write_3mf(out_dir / f"{stem}.3mf", d.vertices, d.faces, name=stem)
+        report = d.report()
+        if preview:
+            from .preview import write_preview
+
+            write_preview(out_dir / f"{stem}.png", d)
+            report["preview"] = f"{stem}.png"
+        write_json(out_dir / f"{stem}.json", report)
+        results.append(
+            {"stl": str(stl), "side": d.foot.side, "triangles": len(d.faces), "warnings": list(d.warnings)}
+        )
+    return results
