@@ -339,18 +339,32 @@ def align_scan(vertices_mm: np.ndarray, faces: np.ndarray, kind: str = "auto") -
         grid, h, mask = _rough_footprint(vr, 1.0, impression)
     # 3. origin: heel back at x = 0, floor at z = 0, long axis through the footprint centre at y = 0
     X, Y = grid.mesh()
-    x0 = float(X[mask].min() - grid.spacing / 2)
     y0 = float(np.mean(Y[mask]))
     zfloor = _floor_height(vr, faces, mask, grid)
+    x0 = _heel_back(vr, mask, grid, zfloor)
     t = -np.array([x0, y0, zfloor])
     return Alignment(r, t, kind, is_open)
 
 
 def _floor_height(vr: np.ndarray, faces: np.ndarray, mask: np.ndarray, grid) -> float:
     """z of the weight-bearing plane in a levelled frame: a low percentile of the footprint's
-    exact lower envelope, so one stray vertex below the sole does not lift the device."""
-    from .heightmap import lower_envelope
+    lower envelope, smoothed over 1.5 mm so scanner noise and a stray vertex below the sole
+    do not lower the floor."""
+    from .heightmap import lower_envelope, smooth
+    from .plantar import remove_see_through
 
-    h = lower_envelope(vr, faces, grid)
-    vals = h[mask & np.isfinite(h)]
-    return float(np.percentile(vals, 0.5)) if vals.size else float(vr[:, 2].min())
+    h = remove_see_through(lower_envelope(vr, faces, grid), grid.spacing)
+    ok = mask & np.isfinite(h)
+    if not ok.any():
+        return float(vr[:, 2].min())
+    hs = smooth(h, ok, 1.5 / grid.spacing)
+    return float(np.percentile(hs[ok], 0.5))
+
+
+def _heel_back(vr: np.ndarray, mask: np.ndarray, grid, zfloor: float) -> float:
+    """x of the back of the heel: the rearmost scan vertex over the footprint, low enough to be foot."""
+    from .plantar import FOOTPRINT_MAX_HEIGHT_MM, vertices_in_mask
+
+    sel = vertices_in_mask(vr, mask, grid) & (vr[:, 2] - zfloor <= FOOTPRINT_MAX_HEIGHT_MM)
+    X, _ = grid.mesh()
+    return float(vr[sel, 0].min()) if sel.any() else float(X[mask].min() - grid.spacing / 2)

@@ -8,6 +8,7 @@ so ``orthogen --help`` starts fast.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
@@ -192,6 +193,17 @@ def _print_measure_table(report: dict) -> None:
     console.print(f"[dim]foot type: {report['definitions']['foot_type']}[/dim]")
     for w in report["warnings"]:
         console.print(f"[yellow]warning:[/yellow] {w}")
+
+
+def _register_lab_commands() -> None:
+    """Lab workflow commands (batch, validate, init-rx) live in their own module."""
+    import importlib.util
+
+    if importlib.util.find_spec(f"{__package__}.cli_lab") is not None:
+        importlib.import_module(f"{__package__}.cli_lab")  # registers its commands on ``app``
+
+
+_register_lab_commands()
 
 
 def main() -> None:

@@ -141,20 +141,21 @@ def build_surfaces(
     arch_w = along * across
     P_adj = P - np.minimum(P, rx.arch_fill_mm) * arch_w
 
-    # edge caps: the foot's sides rise near the outline; the device follows them only up to its walls
+    # caps: the device follows the foot only up to its walls. In the heel the cup rim caps
+    # everything; along the lateral midfoot the lateral wall; along the medial midfoot the foot's
+    # own arch (plus a 4 mm wrap) or the medial flange; at the forefoot a low edge.
     dist = edge_distance(inside, grid_mm)
+    arch_foot = m.arch_height_mm
     cap_heel = max(rx.heel_cup_depth_mm, float(np.max(t0)))
-    lat_wall = max(geom.lateral_wall_mm, rx.lateral_flange_mm)
-    med_wall = max(geom.lateral_wall_mm, rx.medial_flange_mm)
-    side_cap = np.where(d_med > 0, med_wall, lat_wall)
+    cap_lat = max(geom.lateral_wall_mm, rx.lateral_flange_mm)
+    cap_med = max(arch_foot + float(np.max(t0)) + geom.arch_wrap_mm, rx.medial_flange_mm, cap_lat)
+    medial_w = smoothstep((d_med + 0.2 * half) / (0.4 * half))
+    side_cap = medial_w * cap_med + (1 - medial_w) * cap_lat
     in_heel = taper_down(u, geom.heel_seat_end, geom.heel_cup_end)
     in_fore = taper_up(u, 0.55, 0.68)
-    edge_cap = in_heel * cap_heel + (1 - in_heel) * ((1 - in_fore) * side_cap + in_fore * (t0 + geom.forefoot_edge_mm))
-    # the arch itself is never capped: only the band near the outline is
-    band = smoothstep((geom.cup_blend_mm + 4.0 - dist) / 4.0)
-    top = P_adj + t0
-    capped = np.minimum(top, np.maximum(edge_cap, t0))
-    top = band * capped + (1 - band) * top
+    fore_cap = t0 + geom.forefoot_edge_mm
+    cap = in_heel * cap_heel + (1 - in_heel) * ((1 - in_fore) * side_cap + in_fore * fore_cap)
+    top = np.minimum(P_adj + t0, np.maximum(cap, t0))
 
     # walls: the heel cup and flanges reach their height at the outline, ramping in over cup_blend_mm
     wall_h = in_heel * rx.heel_cup_depth_mm + (1 - in_heel) * (1 - in_fore) * np.where(

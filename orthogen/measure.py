@@ -79,6 +79,17 @@ class Measurements:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in d.items()}
 
 
+def _footprint_columns(plantar: PlantarSurface):
+    """Per x column: x, min y, max y of the footprint from the scan's own points (sub-cell exact),
+    falling back to the cell mask where a column has no points."""
+    x, ymin, ymax = _columns(plantar, plantar.footprint)
+    e = plantar.edge_y
+    ok = np.isfinite(e).all(axis=1) & np.isfinite(ymin)
+    ymin = np.where(ok, e[:, 0], ymin)
+    ymax = np.where(ok, e[:, 1], ymax)
+    return x, ymin, ymax
+
+
 def _columns(plantar: PlantarSurface, mask: np.ndarray):
     """Per x column: x (nx,), min y, max y of ``mask`` (NaN where empty)."""
     x, y = plantar.grid.axes()
@@ -115,7 +126,7 @@ def detect_side(plantar: PlantarSurface) -> SideCall:
     g = plantar.grid
     length = plantar.length_mm
     X, Y = g.mesh()
-    x, ymin, ymax = _columns(plantar, plantar.footprint)
+    x, ymin, ymax = _footprint_columns(plantar)
     yc = ((ymin + ymax) / 2)[:, None] * np.ones_like(Y)
     inset = ndimage.distance_transform_edt(plantar.footprint) * g.spacing >= ARCH_INSET_MM
     mid = _in_range(X, length, ARCH_RANGE) & inset
@@ -142,7 +153,7 @@ def measure(plantar: PlantarSurface, side: str) -> Measurements:
     X, Y = g.mesh()
     length = plantar.length_mm
     medial_sign = -1.0 if side == "left" else 1.0
-    x, ymin, ymax = _columns(plantar, plantar.footprint)
+    x, ymin, ymax = _footprint_columns(plantar)
     ball_w, ib = _widest(x, ymin, ymax, length, BALL_RANGE)
     heel_w, ih = _widest(x, ymin, ymax, length, HEEL_RANGE)
     # arch height along the medial quarter line

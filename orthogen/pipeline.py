@@ -7,14 +7,23 @@ measurements), and collects the warnings a clinician should read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__
 from .align import Alignment, align_scan
-from .classify import KINDS, Units, boundary_edges, detect_units, robust_extent
+from .classify import (
+    KINDS,
+    OPEN_THRESHOLD,
+    Units,
+    boundary_edges,
+    detect_units,
+    openness,
+    robust_extent,
+    taubin_smooth,
+)
 from .errors import ScanError
 from .measure import (
     ARCH_LINE_FRACTION,
@@ -84,8 +93,8 @@ class MeasuredFoot:
             "scale_to_mm": round(self.units.scale_to_mm, 9),
             "scan_kind": self.kind,
             "scan_kind_source": self.kind_source,
-            "vertices": int(len(self.scan.vertices)),
-            "faces": int(len(self.scan.faces)),
+            "vertices": len(self.scan.vertices),
+            "faces": len(self.scan.faces),
             **m,
             "weight_bearing": self.plantar.weight_bearing,
             "contact_height_mm": self.plantar.contact_height_mm,
@@ -111,9 +120,19 @@ def _scale4(units: Units) -> np.ndarray:
 
 
 def _analyse(v_mm: np.ndarray, faces: np.ndarray, kind: str, grid_mm: float):
+    if kind == "full_foot" or (kind == "auto" and openness(v_mm, faces) <= OPEN_THRESHOLD):
+        # closed foot surfaces (handheld and phone captures are the noisy ones) are denoised;
+        # open height-field scans are not: smoothing would drag their steep walls outward
+        v_mm = taubin_smooth(v_mm, faces)
     alignment = align_scan(v_mm, faces, kind)
     vs = alignment.apply(v_mm)
     plantar = extract_plantar(vs, faces, grid_mm, impression=alignment.kind == "impression")
+    # put the heel back exactly at x = 0 by the final footprint's own points
+    dx = plantar.extent_x[0]
+    if dx != 0.0:
+        alignment = replace(alignment, translation=alignment.translation - np.array([dx, 0.0, 0.0]))
+        vs = vs - np.array([dx, 0.0, 0.0])
+        plantar = plantar.shifted_x(-dx)
     return alignment, vs, plantar
 
 
@@ -141,16 +160,23 @@ def measure_scan(path: str | Path, options: MeasureOptions | None = None) -> Mea
     units = detect_units(scan.vertices, path, opt.units, scan.units_hint, opt.foot_length_mm is not None)
     warnings: list[str] = []
     if units.name == "scaled":
-        # unscaled scan: scale so that the measured foot length is the given one
-        s = float(opt.foot_length_mm) / robust_extent(scan.vertices)
+        # unscaled scan: scale until the measured foot length is the given one (thresholds are in mm,
+        # so the length is not exactly proportional to the scale; two or three rounds settle it)
+        target = float(opt.foot_length_mm)
+        s = target / robust_extent(scan.vertices)
         alignment, vs, plantar = _analyse(scan.vertices * s, scan.faces, kind_in, opt.grid_mm)
-        s *= float(opt.foot_length_mm) / plantar.length_mm
+        s *= target / plantar.length_mm
+        alignment, vs, plantar = _analyse(scan.vertices * s, scan.faces, kind_in, opt.grid_mm)
+        k = target / plantar.length_mm  # within a percent of 1: finish with an exact uniform scale
+        s *= k
+        alignment = replace(alignment, translation=alignment.translation * k)
+        vs = vs * k
+        plantar = plantar.scaled(k)
         units = Units("scaled", s, "foot_length")
-        warnings.append(
-            f"scan has no real-world scale: scaled so the foot is {opt.foot_length_mm:g} mm long (--foot-length)"
-        )
-    v_mm = scan.vertices * units.scale_to_mm
-    alignment, vs, plantar = _analyse(v_mm, scan.faces, kind_in, opt.grid_mm)
+        warnings.append(f"scan has no real-world scale: scaled so the foot is {target:g} mm long (--foot-length)")
+    else:
+        v_mm = scan.vertices * units.scale_to_mm
+        alignment, vs, plantar = _analyse(v_mm, scan.faces, kind_in, opt.grid_mm)
     length = plantar.length_mm
     lo, hi = FOOT_LENGTH_LIMITS_MM
     if not lo <= length <= hi:

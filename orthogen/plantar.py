@@ -59,11 +59,43 @@ class PlantarSurface:
     outline: Polygon
     weight_bearing: bool
     contact_height_mm: float
+    extent_x: tuple[float, float]  # rearmost and foremost scan point of the footprint, mm
+    edge_y: np.ndarray  # (nx, 2) per grid column: min and max y of the footprint's scan points, mm (NaN: none)
+
+    def shifted_x(self, dx: float) -> PlantarSurface:
+        """The same surface moved by ``dx`` mm along x (grid, outline and extents)."""
+        from dataclasses import replace
+
+        from shapely import affinity
+
+        g = Grid((self.grid.origin[0] + dx, self.grid.origin[1]), self.grid.spacing, self.grid.shape)
+        return replace(
+            self,
+            grid=g,
+            outline=affinity.translate(self.outline, xoff=dx),
+            extent_x=(self.extent_x[0] + dx, self.extent_x[1] + dx),
+        )
+
+    def scaled(self, k: float) -> PlantarSurface:
+        """The same surface scaled uniformly by ``k`` about the origin (masks unchanged)."""
+        from dataclasses import replace
+
+        from shapely import affinity
+
+        g = Grid((self.grid.origin[0] * k, self.grid.origin[1] * k), self.grid.spacing * k, self.grid.shape)
+        return replace(
+            self,
+            grid=g,
+            height=self.height * k,
+            outline=affinity.scale(self.outline, k, k, origin=(0, 0)),
+            extent_x=(self.extent_x[0] * k, self.extent_x[1] * k),
+            edge_y=self.edge_y * k,
+        )
 
     @property
     def length_mm(self) -> float:
-        x0, _, x1, _ = self.outline.bounds
-        return float(x1 - x0)
+        """Heel back to toe tip along x, from the scan's own points (not rounded to cells)."""
+        return float(self.extent_x[1] - self.extent_x[0])
 
 
 def despike(heights: np.ndarray, size: int = 3) -> np.ndarray:
@@ -77,6 +109,36 @@ def despike(heights: np.ndarray, size: int = 3) -> np.ndarray:
     return out
 
 
+#: A hole in the sole of a closed scan lets the view from below reach the inside of the dorsum: cells
+#: this much above the surrounding sole (grey opening over SEE_THROUGH_WINDOW_MM) are holes, mm.
+SEE_THROUGH_JUMP_MM = 8.0
+SEE_THROUGH_WINDOW_MM = 15.0
+#: ...only this far inside the covered area, so the foot's own rising sides are never taken for holes, mm.
+SEE_THROUGH_INSET_MM = 8.0
+
+
+def remove_see_through(heights: np.ndarray, spacing: float) -> np.ndarray:
+    """Set to NaN the cells where the view from below went through a hole in the sole.
+
+    Such cells sit far above their neighbourhood's grey opening (a hole up to
+    SEE_THROUGH_WINDOW_MM across becomes a plateau at the dorsum's height);
+    only cells well inside the covered area are considered.
+    """
+    valid = np.isfinite(heights)
+    if not valid.any():
+        return heights
+    big = np.nanmax(heights) + 100.0
+    h = np.where(valid, heights, big)
+    size = max(3, int(round(SEE_THROUGH_WINDOW_MM / spacing)) | 1)
+    opened = ndimage.grey_opening(h, size=(size, size))
+    interior = ndimage.distance_transform_edt(valid) * spacing >= SEE_THROUGH_INSET_MM
+    holes = interior & (h - opened > SEE_THROUGH_JUMP_MM)
+    if not holes.any():
+        return heights
+    holes = ndimage.binary_dilation(holes, iterations=1) & valid
+    return np.where(holes, np.nan, heights)
+
+
 def vertex_envelope(vertices: np.ndarray, grid: Grid) -> np.ndarray:
     """Quick lower envelope from vertices alone (min z per cell); NaN where no vertex. For rough passes."""
     ij = np.floor(grid.to_index(vertices[:, :2]) + 0.5).astype(np.int64)
@@ -86,6 +148,15 @@ def vertex_envelope(vertices: np.ndarray, grid: Grid) -> np.ndarray:
     np.minimum.at(out, ij[ok, 0] * ny + ij[ok, 1], vertices[ok, 2])
     out[~np.isfinite(out)] = np.nan
     return out.reshape(nx, ny)
+
+
+def vertices_in_mask(vertices: np.ndarray, mask: np.ndarray, grid: Grid) -> np.ndarray:
+    """Boolean (n,): which vertices lie over a True cell of ``mask``."""
+    ij = np.floor(grid.to_index(vertices[:, :2]) + 0.5).astype(np.int64)
+    ok = (ij[:, 0] >= 0) & (ij[:, 0] < mask.shape[0]) & (ij[:, 1] >= 0) & (ij[:, 1] < mask.shape[1])
+    out = np.zeros(len(vertices), bool)
+    out[ok] = mask[ij[ok, 0], ij[ok, 1]]
+    return out
 
 
 def largest_component(mask: np.ndarray) -> np.ndarray:
@@ -179,8 +250,8 @@ def extract_plantar(
     lo = vertices[:, :2].min(axis=0)
     hi = vertices[:, :2].max(axis=0)
     grid = Grid.covering(lo, hi, spacing, margin=2 * spacing)
-    raw = lower_envelope(vertices, faces, grid)
-    h = despike(fill_gaps(raw, max(1, round(MAX_GAP_MM / 2 / spacing))))
+    raw = remove_see_through(lower_envelope(vertices, faces, grid), spacing)
+    h = despike(fill_gaps(raw, max(1, round(SEE_THROUGH_WINDOW_MM / spacing))))
     rim = rim_surface(h, grid) if impression else None
     foot = footprint_mask(h, spacing, rim)
     height = np.where(foot, h, np.nan)
@@ -191,4 +262,25 @@ def extract_plantar(
     loaded = bool(np.count_nonzero(foot & (hv <= 1.0)) >= WEIGHT_BEARING_FLAT_SHARE * np.count_nonzero(foot))
     threshold = CONTACT_HEIGHT_MM if loaded else CONTACT_HEIGHT_NWB_MM
     contact = foot & (hv <= threshold)
-    return PlantarSurface(grid, height, foot, contact, mask_outline(foot, grid), loaded, threshold)
+    sel = vertices_in_mask(vertices, foot, grid) & (vertices[:, 2] <= FOOTPRINT_MAX_HEIGHT_MM)
+    X, _ = grid.mesh()
+    if sel.any():
+        extent = (float(vertices[sel, 0].min()), float(vertices[sel, 0].max()))
+    else:
+        extent = (float(X[foot].min() - spacing / 2), float(X[foot].max() + spacing / 2))
+    edge_y = column_edges(vertices[sel], grid)
+    return PlantarSurface(grid, height, foot, contact, mask_outline(foot, grid), loaded, threshold, extent, edge_y)
+
+
+def column_edges(points: np.ndarray, grid: Grid) -> np.ndarray:
+    """Per grid column (x bin), the min and max y of ``points`` (k, 2+); NaN for empty columns."""
+    nx = grid.shape[0]
+    i = np.floor(grid.to_index(points[:, :2])[:, 0] + 0.5).astype(np.int64)
+    ok = (i >= 0) & (i < nx)
+    lo = np.full(nx, np.inf)
+    hi = np.full(nx, -np.inf)
+    np.minimum.at(lo, i[ok], points[ok, 1])
+    np.maximum.at(hi, i[ok], points[ok, 1])
+    out = np.column_stack([lo, hi])
+    out[~np.isfinite(out)] = np.nan
+    return out

@@ -63,7 +63,8 @@ class TemplateGeometry:
     heel_seat_end: float = 0.22  # heel seat (flat under the calcaneus) ends here
     heel_cup_end: float = 0.34  # the cup wall has tapered to the side walls here
     lateral_wall_mm: float = 7.0  # lateral midfoot edge height above z = 0 (before flanges)
-    forefoot_edge_mm: float = 2.0  # forefoot edge may rise this much above the shell top
+    forefoot_edge_mm: float = 4.0  # forefoot (toe crest, edges) may rise this much above the shell top
+    arch_wrap_mm: float = 4.0  # the medial midfoot edge may rise this much above the foot's arch
     arch_start: float = 0.24
     arch_end: float = 0.70
     lift_full_until: float = 0.25  # heel lift full under the heel, tapering to 0 at the met heads

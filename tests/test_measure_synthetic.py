@@ -1,0 +1,75 @@
+"""Measurements on synthetic feet with known truth: every scan kind, side, unit, pose and noise."""
+
+from __future__ import annotations
+
+import pytest
+
+from orthogen.pipeline import MeasureOptions, measure_scan
+from orthogen.synth import FootSpec
+
+CASES = [
+    # (spec, kind, units, extra synth options, file name)
+    (FootSpec(), "full_foot", "m", {"rotation": "random"}, "a.stl"),
+    (FootSpec(side="right"), "full_foot", "mm", {}, "b.ply"),
+    (FootSpec(arch_height_mm=3.0), "full_foot", "mm", {"rotation": "random"}, "c.obj"),
+    (FootSpec(arch_height_mm=22.0, side="right"), "plantar_shell", "mm", {"rotation": "random"}, "d.stl"),
+    (FootSpec(length_mm=150, ball_width_mm=60, heel_width_mm=40, arch_height_mm=8), "full_foot", "m",
+     {"rotation": "random"}, "e.stl"),
+    (FootSpec(length_mm=340, ball_width_mm=125, heel_width_mm=85, arch_height_mm=18, side="right"), "impression",
+     "mm", {"spikes": True, "upside_down": True}, "f.ply"),
+    (FootSpec(length_mm=240, side="right"), "full_foot", "mm",
+     {"rotation": "random", "noise_mm": 0.3, "hole_fraction": 0.03}, "g.stl"),
+    (FootSpec(side="left"), "impression", "mm", {"rotation": "random", "spikes": True}, "h.ply"),
+    (FootSpec(length_mm=280, ball_width_mm=108, heel_width_mm=72, side="right"), "plantar_shell", "mm",
+     {"rotation": "random"}, "i.obj"),
+]
+
+
+@pytest.mark.parametrize("spec,kind,units,opts,name", CASES, ids=[c[-1] for c in CASES])
+def test_measurements_match_truth(write_synth, spec, kind, units, opts, name):
+    path, truth = write_synth(spec, name=name, kind=kind, units=units, seed=7, **opts)
+    foot = measure_scan(path)
+    m = foot.measurements
+    assert foot.side == spec.side
+    assert foot.kind == kind
+    assert foot.units.name == units
+    assert m.foot_length_mm == pytest.approx(truth["foot_length_mm"], abs=1.0)
+    assert m.ball_width_mm == pytest.approx(truth["ball_width_mm"], abs=2.0)
+    assert m.heel_width_mm == pytest.approx(truth["heel_width_mm"], abs=2.0)
+    assert m.arch_height_mm == pytest.approx(truth["arch_height_mm"], abs=1.0)
+    assert m.arch_index == pytest.approx(truth["arch_index"], abs=0.02)
+
+
+def test_standard_frame_of_measured_vertices(write_synth):
+    path, _ = write_synth(FootSpec(), name="frame.stl", kind="full_foot", units="mm", rotation="random", seed=2)
+    foot = measure_scan(path)
+    v = foot.vertices
+    # heel back at x = 0, weight-bearing plane at z = 0 (to within the 0.5 % floor percentile), toes at +x
+    assert foot.plantar.extent_x[0] == pytest.approx(0.0, abs=0.3)
+    assert v[:, 2].min() == pytest.approx(0.0, abs=0.3)
+    assert foot.measurements.landmarks.toe_tip[0] > 250
+
+
+@pytest.mark.parametrize("arch,expected", [(3.0, "flat"), (12.0, "normal"), (22.0, "high")])
+def test_foot_type_follows_arch(write_synth, arch, expected):
+    path, truth = write_synth(FootSpec(arch_height_mm=arch), name="t.stl", kind="full_foot", units="mm")
+    foot = measure_scan(path)
+    assert foot.measurements.foot_type == expected
+
+
+def test_given_side_disagreeing_with_confident_detection_warns(write_synth):
+    path, _ = write_synth(FootSpec(side="left"), name="l.stl", kind="full_foot", units="mm")
+    foot = measure_scan(path, MeasureOptions(side="right"))
+    assert foot.side == "right" and foot.side_source == "given"
+    assert any("disagrees" in w for w in foot.warnings)
+
+
+def test_units_override_and_foot_length_scaling(write_synth):
+    path, truth = write_synth(FootSpec(length_mm=250), name="u.stl", kind="plantar_shell", units="cm")
+    with pytest.raises(Exception, match="--units cm"):
+        measure_scan(path)
+    foot = measure_scan(path, MeasureOptions(units="cm"))
+    assert foot.measurements.foot_length_mm == pytest.approx(250, abs=1.0)
+    scaled = measure_scan(path, MeasureOptions(foot_length_mm=262.0))
+    assert scaled.measurements.foot_length_mm == pytest.approx(262.0, abs=0.5)
+    assert any("no real-world scale" in w for w in scaled.warnings)
