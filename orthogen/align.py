@@ -94,7 +94,7 @@ def floor_plane(vertices: np.ndarray, faces: np.ndarray, up: np.ndarray) -> tupl
     if hull is None:
         h = pts @ up
         return up, float(h.min())
-    n, d = support_plane(hull.equations, pts, centroid, up)
+    n, _ = support_plane(hull.equations, pts, centroid, up)
     new_up = -n / np.linalg.norm(n)
     if np.dot(new_up, up) < np.cos(np.radians(35)):  # a facet far from the rough vertical: keep the rough one
         new_up = up

@@ -72,7 +72,8 @@ def detect_units(
     if lo <= extent * 10 <= hi:
         raise ScanError(
             f"scan is {extent:.4g} units long: not a foot in mm or m; it is either in centimetres "
-            f"({extent * 10:.0f} mm) or unscaled: pass --units cm, or --foot-length MM with the measured foot length",
+            f"({extent * 10:.0f} mm) or unscaled: pass --units cm, "
+            "or --foot-length MM with the measured foot length",
             path,
         )
     raise ScanError(
@@ -95,9 +96,11 @@ def surface_area(vertices: np.ndarray, faces: np.ndarray) -> float:
 
 def boundary_edges(faces: np.ndarray) -> np.ndarray:
     """Edges (k, 2) used by exactly one face (the open rims and holes of a surface)."""
-    e = np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
-    uniq, counts = np.unique(e, axis=0, return_counts=True)
-    return uniq[counts == 1]
+    e = np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1).astype(np.int64)
+    n = int(e.max()) + 1 if e.size else 1
+    keys, counts = np.unique(e[:, 0] * n + e[:, 1], return_counts=True)  # 1-D keys: far faster than axis=0
+    k = keys[counts == 1]
+    return np.column_stack([k // n, k % n])
 
 
 def openness(vertices: np.ndarray, faces: np.ndarray) -> float:

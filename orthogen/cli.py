@@ -8,11 +8,10 @@ so ``orthogen --help`` starts fast.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -41,20 +40,20 @@ def _root(
         raise typer.Exit(0)
 
 
-class UnitsOpt(str, Enum):
+class UnitsOpt(StrEnum):
     auto = "auto"
     mm = "mm"
     cm = "cm"
     m = "m"
 
 
-class SideOpt(str, Enum):
+class SideOpt(StrEnum):
     auto = "auto"
     left = "left"
     right = "right"
 
 
-class KindOpt(str, Enum):
+class KindOpt(StrEnum):
     auto = "auto"
     full_foot = "full_foot"
     plantar_shell = "plantar_shell"
@@ -82,13 +81,17 @@ def run_guarded(func):
         _fail(f"internal error ({type(err).__name__}: {err}); please report it with the input files", 3)
 
 
-ScanArg = Annotated[Path, typer.Argument(help="Foot scan: STL, OBJ, PLY or Seraph .scan.", show_default=False)]
+ScanArg = Annotated[
+    Path, typer.Argument(help="Foot scan: STL, OBJ, PLY or Seraph .scan.", show_default=False)
+]
 UnitsArg = Annotated[UnitsOpt, typer.Option("--units", help="Units of the scan file (default: detect).")]
 SideArg = Annotated[SideOpt, typer.Option("--side", help="Foot side (default: detect from geometry).")]
 KindArg = Annotated[KindOpt, typer.Option("--kind", help="Scan kind (default: detect).")]
 FootLengthArg = Annotated[
     float | None,
-    typer.Option("--foot-length", metavar="MM", help="Measured foot length in mm (needed for unscaled scans)."),
+    typer.Option(
+        "--foot-length", metavar="MM", help="Measured foot length in mm (needed for unscaled scans)."
+    ),
 ]
 
 
@@ -117,7 +120,7 @@ def measure_cmd(
     _print_measure_table(report)
 
 
-class FormatOpt(str, Enum):
+class FormatOpt(StrEnum):
     stl = "stl"
     threemf = "3mf"
 
@@ -134,7 +137,9 @@ def design_cmd(
     kind: KindArg = KindOpt.auto,
     foot_length: FootLengthArg = None,
     out: Annotated[Path, typer.Option("-o", "--out", help="Output folder.")] = Path("output"),
-    fmt: Annotated[FormatOpt, typer.Option("--format", help="Mesh format (STL always written).")] = FormatOpt.stl,
+    fmt: Annotated[
+        FormatOpt, typer.Option("--format", help="Mesh format (STL always written).")
+    ] = FormatOpt.stl,
     preview: Annotated[bool, typer.Option("--preview/--no-preview", help="Write a PNG preview.")] = True,
 ) -> None:
     """Design the insole for one scan (or a pair), verify it and write STL, JSON report and preview."""
@@ -145,8 +150,15 @@ def design_cmd(
         from .jobs import design_files
 
         return design_files(
-            scans, rx, list(set_ or []), out, units=units.value, side=side.value, kind=kind.value,
-            foot_length_mm=foot_length, formats=("stl", fmt.value) if fmt.value != "stl" else ("stl",),
+            scans,
+            rx,
+            list(set_ or []),
+            out,
+            units=units.value,
+            side=side.value,
+            kind=kind.value,
+            foot_length_mm=foot_length,
+            formats=("stl", fmt.value) if fmt.value != "stl" else ("stl",),
             preview=preview,
         )
 

@@ -31,6 +31,7 @@ from .measure import ARCH_LINE_FRACTION, ARCH_RANGE, Measurements
 from .plantar import PlantarSurface
 from .prescription import Prescription
 from .template import FittedOutline, TemplateGeometry
+from .verify import Probe, forefoot_region, frontal_angle, heel_seat_region
 
 #: No part of a device may be thinner than this (mm): printable in PP, TPU or nylon.
 MIN_THICKNESS_MM = 1.0
@@ -76,7 +77,8 @@ def plantar_on_grid(plantar: PlantarSurface, grid: Grid, smooth_mm: float) -> np
     X, Y = grid.mesh()
     gi = plantar.grid.to_index(np.stack([X, Y], axis=-1))
     gi = np.clip(gi, 0, np.array(plantar.grid.shape) - 1)
-    return ndimage.map_coordinates(filled, [gi[..., 0], gi[..., 1]], order=1, mode="nearest")
+    # nothing of the foot is below the floor: a few cells under the 0.5 % floor percentile read < 0
+    return np.maximum(ndimage.map_coordinates(filled, [gi[..., 0], gi[..., 1]], order=1, mode="nearest"), 0.0)
 
 
 def edge_distance(inside: np.ndarray, spacing: float) -> np.ndarray:
@@ -84,7 +86,9 @@ def edge_distance(inside: np.ndarray, spacing: float) -> np.ndarray:
     return ndimage.distance_transform_edt(inside) * spacing
 
 
-def arch_line_peak(top: np.ndarray, grid: Grid, outline: FittedOutline, inside: np.ndarray) -> tuple[float, float, float]:
+def arch_line_peak(
+    top: np.ndarray, grid: Grid, outline: FittedOutline, inside: np.ndarray
+) -> tuple[float, float, float]:
     """Peak of the top surface along the medial quarter line in the arch range: (height, x, y), mm.
 
     The same line ``measure`` reads the foot's arch on: a quarter of the local
@@ -115,6 +119,7 @@ def build_surfaces(
     device_outline: Polygon,
     geom: TemplateGeometry,
     rx: Prescription,
+    probe: Probe,
     grid_mm: float = 1.0,
 ) -> DeviceSurfaces:
     """Top and bottom height fields of the prescribed device (standard frame, mm)."""
@@ -170,38 +175,48 @@ def build_surfaces(
     lift_f = rx.heel_lift_mm * taper_down(X, geom.lift_full_until * L, x_met)
     fields["heel_lift"] = lift_f
 
-    # rearfoot post: frontal wedge pivoting on the low edge of the heel seat
-    heel_half = outline.heel_half_width
-    rf = np.radians(rx.rearfoot_post_deg)
-    w_rf = taper_down(u, geom.rearfoot_post_full_until, geom.rearfoot_post_zero_at)
-    rise = np.tan(abs(rf)) * np.clip(heel_half + np.sign(rf) * d_med, 0, 2 * heel_half)
-    fields["rearfoot_post"] = w_rf * rise
-    # forefoot post: the same under the forefoot
-    ff = np.radians(rx.forefoot_post_deg)
-    w_ff = taper_up(u, geom.forefoot_post_zero_at, geom.forefoot_post_full_from)
-    ball_half = outline.ball_half_width
-    rise_f = np.tan(abs(ff)) * np.clip(ball_half + np.sign(ff) * d_med, 0, 2 * ball_half)
-    fields["forefoot_post"] = w_ff * rise_f
     # medial heel skive (Kirby): raise the medial heel seat up to the skive depth
+    heel_half = outline.heel_half_width
+    w_rf = taper_down(u, geom.rearfoot_post_full_until, geom.rearfoot_post_zero_at)
     fields["medial_heel_skive"] = rx.medial_heel_skive_mm * w_rf * np.clip(d_med / heel_half, 0, 1)
-
     fields.update(_accommodations(X, Y, d_med, half, m, outline, rx))
     for f in fields.values():
         top = top + f
 
+    # posts: a frontal wedge pivoting on the low edge that turns the heel seat (forefoot) by exactly
+    # the prescribed angle from where the unposted device has it
+    inner = ndimage.binary_erosion(inside)
+    seat, fore = inner & heel_seat_region(grid, probe), inner & forefoot_region(grid, probe)
+    w_ff = taper_up(u, geom.forefoot_post_zero_at, geom.forefoot_post_full_from)
+    for name, deg, region, w, half_w in (
+        ("rearfoot_post", rx.rearfoot_post_deg, seat, w_rf, heel_half),
+        ("forefoot_post", rx.forefoot_post_deg, fore, w_ff, outline.ball_half_width),
+    ):
+        a = frontal_angle(top, grid, region, ms) if deg else 0.0
+        a = 0.0 if not np.isfinite(a) else a
+        slope = np.tan(np.radians(a + deg)) - np.tan(np.radians(a))  # + raises the medial side
+        wedge = np.abs(slope) * np.clip(half_w + np.sign(slope) * d_med, 0, 2 * half_w)
+        fields[name] = w * wedge
+        notes[f"{name}_base_angle_deg"] = round(a, 3)
+        top = top + fields[name]
+
     # prescribed arch height: move the top along the medial arch until its peak is on target
     if rx.arch_height_mm is not None:
-        arch_bump = np.sin(np.pi * np.clip((u - ARCH_RANGE[0] + 0.06) / (ARCH_RANGE[1] - ARCH_RANGE[0] + 0.12), 0, 1))
+        # the arch edit stays between the heel seat and the met heads, where the posts are read
+        arch_bump = np.sin(np.pi * np.clip((u - 0.24) / (0.64 - 0.24), 0, 1))
         shape = arch_bump * smoothstep((d_med + 0.1 * half) / (0.6 * half))
+        floor = np.minimum(top, t0)  # lowering the arch never thins the shell below its thickness
         delta = np.zeros_like(top)
-        for _ in range(6):
-            peak, _, _ = arch_line_peak(top + delta, grid, outline, inside)
+        for _ in range(8):
+            trial = np.maximum(top + delta, floor)
+            peak, _, _ = arch_line_peak(trial, grid, outline, inside)
             err = rx.arch_height_mm - peak
             if abs(err) < 0.02:
                 break
             delta = delta + err * shape
-        fields["arch_height"] = delta
-        top = top + delta
+        new_top = np.maximum(top + delta, floor)
+        fields["arch_height"] = new_top - top
+        top = new_top
         notes["arch_height_target_mm"] = rx.arch_height_mm
 
     bottom = np.zeros_like(top)
@@ -238,6 +253,7 @@ def _accommodations(X, Y, d_med, half, m: Measurements, outline: FittedOutline, 
     out: dict[str, np.ndarray] = {}
     lm = m.landmarks
     ms = outline.medial_sign
+
     # the met-head line, from the 5th (lateral) to the 1st (medial) head
     def met_line_x(y):
         t = np.clip((ms * (y - lm.mpj5[1])) / max(abs(lm.mpj1[1] - lm.mpj5[1]), 1.0), 0, 1)

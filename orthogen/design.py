@@ -17,7 +17,7 @@ import numpy as np
 from . import __version__
 from .corrections import MIN_THICKNESS_MM, DeviceSurfaces, build_surfaces
 from .errors import GeometryError
-from .measure import ARCH_LINE_FRACTION, ARCH_RANGE
+from .measure import ARCH_LINE_FRACTION, ARCH_RANGE, BALL_RANGE
 from .pipeline import MeasuredFoot, MeasureOptions, measure_scan
 from .prescription import SHORT_SHELL_END_MM, Prescription
 from .solid import Solid, build_solid
@@ -48,7 +48,6 @@ class Design:
         s = self.surfaces
         hx, hy = self.outline.heel_centre
         applied = {}
-        X, Y = s.grid.mesh()
         for name, f in s.fields.items():
             if not np.any(f):
                 continue
@@ -89,13 +88,12 @@ def foot_length_for_outline(foot: MeasuredFoot, rx: Prescription) -> tuple[float
     return float(hint), warn
 
 
-def _probe(outline: FittedOutline, foot: MeasuredFoot, device_length: float) -> Probe:
-    lm = foot.measurements.landmarks
+def _probe(outline: FittedOutline, foot: MeasuredFoot, device_end_x: float) -> Probe:
+    """Where the checks read the device: heel seat, met-head band, arch line (foot frame, mm)."""
     L = outline.length_mm
-    x_met = min(lm.mpj1[0], lm.mpj5[0])
-    fx = (0.62 * L + 2.0, min(max(lm.mpj1[0], lm.mpj5[0]), device_length - 3.0))
-    if fx[1] - fx[0] < 6.0:
-        fx = (x_met - 12.0, x_met - 6.0)
+    fx = (0.64 * L, 0.74 * L)
+    if device_end_x - 4.0 < fx[1]:  # short shells: the last 12 mm before the shell's end
+        fx = (device_end_x - 16.0, device_end_x - 4.0)
     return Probe(
         heel_centre=outline.heel_centre,
         heel_half_width=outline.heel_half_width,
@@ -105,6 +103,8 @@ def _probe(outline: FittedOutline, foot: MeasuredFoot, device_length: float) -> 
         medial_sign=outline.medial_sign,
         arch_x=(ARCH_RANGE[0] * L, ARCH_RANGE[1] * L),
         arch_line_fraction=ARCH_LINE_FRACTION,
+        heel_seat_half_length=0.07 * L,
+        ball_x=(BALL_RANGE[0] * L, min(BALL_RANGE[1] * L, device_end_x)),
     )
 
 
@@ -135,15 +135,22 @@ def design_foot(foot: MeasuredFoot, rx: Prescription, grid_mm: float = 1.0) -> D
     device_outline = trim_length(outline, rx.length, foot.measurements, SHORT_SHELL_END_MM)
     if device_outline.is_empty or device_outline.area < 1000.0:
         raise GeometryError(f"length = {rx.length}: the trimmed outline is empty or too small")
-    surfaces = build_surfaces(foot.plantar, foot.measurements, outline, device_outline, geom, rx, grid_mm)
+    device_end_x = float(device_outline.bounds[2])
+    probe = _probe(outline, foot, device_end_x)
+    surfaces = build_surfaces(
+        foot.plantar, foot.measurements, outline, device_outline, geom, rx, probe, grid_mm
+    )
     label_box = None
     if rx.label:
         label_box = _label_box(surfaces, outline, LABEL_DEPTH_MM)
         if label_box is None:
-            warnings.append(f"label {rx.label!r} not engraved: the shell is too thin or too small where it goes")
-    solid = build_solid(surfaces.grid, surfaces.top, surfaces.bottom, device_outline, rx.label, LABEL_DEPTH_MM, label_box)
-    device_length = float(device_outline.bounds[2])
-    checks = measure_device(solid.vertices, solid.faces, _probe(outline, foot, device_length))
+            warnings.append(
+                f"label {rx.label!r} not engraved: the shell is too thin or too small where it goes"
+            )
+    solid = build_solid(
+        surfaces.grid, surfaces.top, surfaces.bottom, device_outline, rx.label, LABEL_DEPTH_MM, label_box
+    )
+    checks = measure_device(solid.vertices, solid.faces, probe, surfaces.grid)
     require_valid(checks, MIN_THICKNESS_MM - (LABEL_DEPTH_MM if label_box else 0.0))
     if rx.arch_height_mm is not None and abs(checks.arch_peak_height_mm - rx.arch_height_mm) > 1.0:
         raise GeometryError(

@@ -82,9 +82,13 @@ def upper_envelope(vertices: np.ndarray, faces: np.ndarray, grid: Grid) -> np.nd
     return _envelope(vertices, faces, grid, lower=False)
 
 
-def _envelope(vertices: np.ndarray, faces: np.ndarray, grid: Grid, lower: bool) -> np.ndarray:
+def envelopes(vertices: np.ndarray, faces: np.ndarray, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper envelopes in one pass (the per-cell work is shared). See :func:`lower_envelope`."""
+    return _envelope(vertices, faces, grid, lower=None)
+
+
+def _envelope(vertices: np.ndarray, faces: np.ndarray, grid: Grid, lower: bool | None):
     nx, ny = grid.shape
-    out = np.full(nx * ny, np.inf if lower else -np.inf)
     tri = np.asarray(vertices, float)[np.asarray(faces)]  # (m, 3, 3)
     ij = (tri[:, :, :2] - np.asarray(grid.origin)) / grid.spacing  # fractional indices
     # barycentric set-up in index space
@@ -98,7 +102,8 @@ def _envelope(vertices: np.ndarray, faces: np.ndarray, grid: Grid, lower: bool) 
     count = span[:, 0] * span[:, 1]
     total = int(count.sum())
     if total == 0:
-        return np.full((nx, ny), np.nan)
+        empty = np.full((nx, ny), np.nan)
+        return (empty, empty.copy()) if lower is None else empty
     # expand every triangle into its candidate cells without a Python loop
     t = np.repeat(np.arange(len(count)), count)
     start = np.cumsum(count) - count
@@ -114,12 +119,20 @@ def _envelope(vertices: np.ndarray, faces: np.ndarray, grid: Grid, lower: bool) 
     t, ci, cj, w0, w1, w2 = t[inside], ci[inside], cj[inside], w0[inside], w1[inside], w2[inside]
     z = w0 * tri[t, 0, 2] + w1 * tri[t, 1, 2] + w2 * tri[t, 2, 2]
     flat = ci * ny + cj
-    if lower:
-        np.minimum.at(out, flat, z)
-    else:
-        np.maximum.at(out, flat, z)
-    out[~np.isfinite(out)] = np.nan
-    return out.reshape(nx, ny)
+    lo = hi = None
+    if lower is None or lower:
+        lo = np.full(nx * ny, np.inf)
+        np.minimum.at(lo, flat, z)
+        lo[~np.isfinite(lo)] = np.nan
+        lo = lo.reshape(nx, ny)
+    if lower is None or not lower:
+        hi = np.full(nx * ny, -np.inf)
+        np.maximum.at(hi, flat, z)
+        hi[~np.isfinite(hi)] = np.nan
+        hi = hi.reshape(nx, ny)
+    if lower is None:
+        return lo, hi
+    return lo if lower else hi
 
 
 def fill_gaps(heights: np.ndarray, max_gap_cells: int) -> np.ndarray:

@@ -35,6 +35,9 @@ SULCUS_FRACTION = 0.78
 BALL_RANGE = (0.55, 0.85)
 HEEL_RANGE = (0.0, 0.25)
 ARCH_RANGE = (0.30, 0.62)
+HEEL_CENTRE_FRACTION = 0.13  # the heel seat's centre (under the calcaneal tuberosity), fraction of L
+MPJ1_RANGE = (0.62, 0.80)  # the 1st met head: the most medial point of the forefoot here
+MPJ5_RANGE = (0.55, 0.75)  # the 5th met head: the most lateral point of the forefoot here
 ARCH_INSET_MM = 8.0
 #: The arch is read this fraction of the local footprint width in from the medial edge.
 ARCH_LINE_FRACTION = 0.25
@@ -114,6 +117,12 @@ def _widest(x, ymin, ymax, length, rng) -> tuple[float, int]:
     return float(w[i]), i
 
 
+def _middle_of_extreme(values: np.ndarray, tol: float = 0.5) -> int:
+    """Index of the middle of the run of values within ``tol`` of the maximum (a straight border's middle)."""
+    top = np.flatnonzero(values >= np.max(values) - tol)
+    return int(top[len(top) // 2])
+
+
 def detect_side(plantar: PlantarSurface) -> SideCall:
     """Left or right from the footprint's geometry.
 
@@ -154,7 +163,7 @@ def measure(plantar: PlantarSurface, side: str) -> Measurements:
     length = plantar.length_mm
     medial_sign = -1.0 if side == "left" else 1.0
     x, ymin, ymax = _footprint_columns(plantar)
-    ball_w, ib = _widest(x, ymin, ymax, length, BALL_RANGE)
+    ball_w, _ = _widest(x, ymin, ymax, length, BALL_RANGE)
     heel_w, ih = _widest(x, ymin, ymax, length, HEEL_RANGE)
     # arch height along the medial quarter line
     cols = _in_range(x, length, ARCH_RANGE) & np.isfinite(ymin)
@@ -193,14 +202,17 @@ def measure(plantar: PlantarSurface, side: str) -> Measurements:
     # landmarks
     lo_med = ymin if side == "left" else ymax
     lo_lat = ymax if side == "left" else ymin
-    ball = _in_range(x, length, BALL_RANGE) & np.isfinite(ymin)
-    med_vals = np.where(ball, medial_sign * lo_med, -np.inf)
-    lat_vals = np.where(ball, -medial_sign * lo_lat, -np.inf)
-    i1, i5 = int(np.argmax(med_vals)), int(np.argmax(lat_vals))
+    ok = np.isfinite(ymin)
+    med_vals = np.where(_in_range(x, length, MPJ1_RANGE) & ok, medial_sign * lo_med, -np.inf)
+    lat_vals = np.where(_in_range(x, length, MPJ5_RANGE) & ok, -medial_sign * lo_lat, -np.inf)
+    i1, i5 = _middle_of_extreme(med_vals), _middle_of_extreme(lat_vals)
     front = plantar.footprint & (X >= X[plantar.footprint].max() - 0.02 * length)
     toe_tip = (float(X[plantar.footprint].max() + s / 2), float(np.mean(Y[front])))
+    ic = int(np.argmin(np.abs(x - HEEL_CENTRE_FRACTION * length)))
+    if not np.isfinite(ymin[ic]):
+        ic = ih
     lm = Landmarks(
-        heel_centre=(float(x[ih]), float((ymin[ih] + ymax[ih]) / 2)),
+        heel_centre=(float(x[ic]), float((ymin[ic] + ymax[ic]) / 2)),
         mpj1=(float(x[i1]), float(lo_med[i1])),
         mpj5=(float(x[i5]), float(lo_lat[i5])),
         toe_tip=toe_tip,

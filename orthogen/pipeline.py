@@ -104,7 +104,8 @@ class MeasuredFoot:
                 "frame": "mm, z up, floor z=0, x from heel back toward toes, y to the left; left medial = -y",
                 "foot_type": f"arch_index <= {HIGH_ARCH_AI} high, >= {FLAT_AI} flat, else normal "
                 "(Cavanagh & Rodgers 1987)",
-                "arch_index": f"contact print without toes (x <= {SULCUS_FRACTION} L) in thirds; middle/total",
+                "arch_index": f"contact print without toes (x <= {SULCUS_FRACTION} L) in thirds; "
+                "middle/total",
                 "arch_height_mm": f"max plantar clearance along the medial line {ARCH_LINE_FRACTION:.0%} "
                 "of the width in from the medial edge, x in 30-62 % L",
                 "contact": f"footprint cells within {self.plantar.contact_height_mm} mm of the floor",
@@ -173,7 +174,9 @@ def measure_scan(path: str | Path, options: MeasureOptions | None = None) -> Mea
         vs = vs * k
         plantar = plantar.scaled(k)
         units = Units("scaled", s, "foot_length")
-        warnings.append(f"scan has no real-world scale: scaled so the foot is {target:g} mm long (--foot-length)")
+        warnings.append(
+            f"scan has no real-world scale: scaled so the foot is {target:g} mm long (--foot-length)"
+        )
     else:
         v_mm = scan.vertices * units.scale_to_mm
         alignment, vs, plantar = _analyse(v_mm, scan.faces, kind_in, opt.grid_mm)

@@ -60,7 +60,9 @@ class PlantarSurface:
     weight_bearing: bool
     contact_height_mm: float
     extent_x: tuple[float, float]  # rearmost and foremost scan point of the footprint, mm
-    edge_y: np.ndarray  # (nx, 2) per grid column: min and max y of the footprint's scan points, mm (NaN: none)
+    edge_y: (
+        np.ndarray
+    )  # (nx, 2) per grid column: min and max y of the footprint's scan points, mm (NaN: none)
 
     def shifted_x(self, dx: float) -> PlantarSurface:
         """The same surface moved by ``dx`` mm along x (grid, outline and extents)."""
@@ -129,7 +131,7 @@ def remove_see_through(heights: np.ndarray, spacing: float) -> np.ndarray:
         return heights
     big = np.nanmax(heights) + 100.0
     h = np.where(valid, heights, big)
-    size = max(3, int(round(SEE_THROUGH_WINDOW_MM / spacing)) | 1)
+    size = max(3, round(SEE_THROUGH_WINDOW_MM / spacing) | 1)
     opened = ndimage.grey_opening(h, size=(size, size))
     interior = ndimage.distance_transform_edt(valid) * spacing >= SEE_THROUGH_INSET_MM
     holes = interior & (h - opened > SEE_THROUGH_JUMP_MM)
@@ -197,9 +199,9 @@ def rim_surface(heights: np.ndarray, grid: Grid) -> np.ndarray:
 def footprint_mask(heights: np.ndarray, spacing: float, rim_mm: np.ndarray | None = None) -> np.ndarray:
     """Footprint silhouette from a (despiked) lower-envelope height map.
 
-    Covered cells up to FOOTPRINT_MAX_HEIGHT_MM above the floor, small gaps closed, holes filled, thin slivers opened away, the
-    largest component kept. With ``rim_mm`` (impressions) only cells deeper than
-    the rim by RIM_MARGIN_MM count: the foam top and walls' crest are not foot.
+    Covered cells up to FOOTPRINT_MAX_HEIGHT_MM above the floor, small gaps closed, holes
+    filled, thin slivers opened away, the largest component kept. With ``rim_mm``
+    (impressions) only cells deeper than the rim by RIM_MARGIN_MM count: the foam top and walls' crest are not foot.
     """
     mask = np.isfinite(heights) & (np.nan_to_num(heights, nan=np.inf) <= FOOTPRINT_MAX_HEIGHT_MM)
     if rim_mm is not None:
@@ -269,7 +271,9 @@ def extract_plantar(
     else:
         extent = (float(X[foot].min() - spacing / 2), float(X[foot].max() + spacing / 2))
     edge_y = column_edges(vertices[sel], grid)
-    return PlantarSurface(grid, height, foot, contact, mask_outline(foot, grid), loaded, threshold, extent, edge_y)
+    return PlantarSurface(
+        grid, height, foot, contact, mask_outline(foot, grid), loaded, threshold, extent, edge_y
+    )
 
 
 def column_edges(points: np.ndarray, grid: Grid) -> np.ndarray:

@@ -56,7 +56,9 @@ def grid_solid_arrays(grid: Grid, top: np.ndarray, bottom: np.ndarray) -> tuple[
 def _manifold(verts: np.ndarray, faces: np.ndarray):
     import manifold3d
 
-    mesh = manifold3d.Mesh(vert_properties=np.asarray(verts, np.float32), tri_verts=np.asarray(faces, np.uint32))
+    mesh = manifold3d.Mesh(
+        vert_properties=np.asarray(verts, np.float32), tri_verts=np.asarray(faces, np.uint32)
+    )
     man = manifold3d.Manifold(mesh)
     if man.status() != manifold3d.Error.NoError:
         raise GeometryError(f"internal solid is not manifold ({man.status().name})")
@@ -108,7 +110,7 @@ def build_solid(
 
 
 def label_manifold(text: str, box, depth_mm: float, z_bottom: float):
-    """Text as a solid to subtract from the underside, mirrored so it reads from below; None if it does not fit."""
+    """Text as a solid to cut into the underside, mirrored to read from below; None if it does not fit."""
     import manifold3d
     from matplotlib.font_manager import FontProperties
     from matplotlib.textpath import TextPath

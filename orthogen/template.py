@@ -85,7 +85,9 @@ class TemplateGeometry:
         if "stations" in data:
             st = np.asarray(data["stations"], float)
             if st.ndim != 2 or st.shape[1] != 3 or np.any(np.diff(st[:, 0]) <= 0):
-                raise PrescriptionError("geometry.stations must be rows [u, medial, lateral] with u increasing", source)
+                raise PrescriptionError(
+                    "geometry.stations must be rows [u, medial, lateral] with u increasing", source
+                )
             data["stations"] = tuple(map(tuple, st))
         return cls(**data)
 

@@ -16,7 +16,7 @@ import numpy as np
 from scipy import ndimage
 
 from .errors import GeometryError
-from .heightmap import Grid, lower_envelope, sample, upper_envelope
+from .heightmap import Grid, envelopes, sample
 
 CHECK_GRID_MM = 0.5
 
@@ -30,6 +30,7 @@ class Checks:
     volume_mm3: float
     length_mm: float
     width_mm: float
+    forefoot_width_mm: float
     max_height_mm: float
     min_z_mm: float
     min_thickness_mm: float
@@ -55,6 +56,8 @@ class Probe:
     medial_sign: float
     arch_x: tuple[float, float]
     arch_line_fraction: float
+    heel_seat_half_length: float
+    ball_x: tuple[float, float]
 
 
 def topology(vertices: np.ndarray, faces: np.ndarray) -> dict:
@@ -77,7 +80,26 @@ def topology(vertices: np.ndarray, faces: np.ndarray) -> dict:
     }
 
 
-def _frontal_angle(zmap, grid, region, medial_sign) -> float:
+def heel_seat_region(grid: Grid, probe: Probe) -> np.ndarray:
+    """Cells of the heel seat whose frontal plane is the rearfoot angle: an ellipse around the heel centre."""
+    X, Y = grid.mesh()
+    hx, hy = probe.heel_centre
+    return ((X - hx) / probe.heel_seat_half_length) ** 2 + (
+        (Y - hy) / (0.5 * probe.heel_half_width)
+    ) ** 2 <= 1
+
+
+def forefoot_region(grid: Grid, probe: Probe) -> np.ndarray:
+    """Cells under the met heads whose frontal plane is the forefoot angle."""
+    X, Y = grid.mesh()
+    return (
+        (X >= probe.forefoot_x[0])
+        & (X <= probe.forefoot_x[1])
+        & (np.abs(Y - probe.ball_centre[1]) <= 0.55 * probe.ball_half_width)
+    )
+
+
+def frontal_angle(zmap, grid, region, medial_sign) -> float:
     """Frontal-plane angle (deg, + = medial side higher) of a plane fitted to ``zmap`` over ``region``."""
     X, Y = grid.mesh()
     sel = region & np.isfinite(zmap)
@@ -88,12 +110,17 @@ def _frontal_angle(zmap, grid, region, medial_sign) -> float:
     return float(np.degrees(np.arctan(medial_sign * coef[2])))
 
 
-def measure_device(vertices: np.ndarray, faces: np.ndarray, probe: Probe) -> Checks:
-    """All checks of one device mesh (standard frame, mm)."""
+def measure_device(vertices: np.ndarray, faces: np.ndarray, probe: Probe, grid: Grid | None = None) -> Checks:
+    """All checks of one device mesh (standard frame, mm).
+
+    ``grid``: where to read the surfaces; the design grid reads them exactly at the
+    mesh's own grid vertices (default: a 0.5 mm grid over the mesh).
+    """
     topo = topology(vertices, faces)
-    g = Grid.covering(vertices[:, :2].min(axis=0), vertices[:, :2].max(axis=0), CHECK_GRID_MM, margin=1.0)
-    top = upper_envelope(vertices, faces, g)
-    bot = lower_envelope(vertices, faces, g)
+    g = grid or Grid.covering(
+        vertices[:, :2].min(axis=0), vertices[:, :2].max(axis=0), CHECK_GRID_MM, margin=1.0
+    )
+    bot, top = envelopes(vertices, faces, g)
     covered = np.isfinite(top) & np.isfinite(bot)
     # skip the outermost 0.5 mm, where the vertical side walls are sampled edge-on
     inner = ndimage.binary_erosion(covered, iterations=1)
@@ -122,10 +149,8 @@ def measure_device(vertices: np.ndarray, faces: np.ndarray, probe: Probe) -> Che
     post = covered & (X <= xmin + 6.0) & (np.abs(Y - hy) <= 0.35 * probe.heel_half_width)
     rim = float(np.nanmax(np.where(post, top, np.nan))) if post.any() else float("nan")
     # frontal planes: the heel seat (inside the cup) and the forefoot under the met heads
-    seat = inner & ((X - hx) ** 2 / (0.6 * probe.heel_half_width) ** 2 + (Y - hy) ** 2 / (0.5 * probe.heel_half_width) ** 2 <= 1)
-    fore = inner & (X >= probe.forefoot_x[0]) & (X <= probe.forefoot_x[1]) & (
-        np.abs(Y - probe.ball_centre[1]) <= 0.55 * probe.ball_half_width
-    )
+    seat = inner & heel_seat_region(g, probe)
+    fore = inner & forefoot_region(g, probe)
     return Checks(
         watertight=topo["watertight"],
         winding_consistent=topo["winding_consistent"],
@@ -134,15 +159,28 @@ def measure_device(vertices: np.ndarray, faces: np.ndarray, probe: Probe) -> Che
         volume_mm3=topo["volume_mm3"],
         length_mm=float(np.ptp(vertices[:, 0])),
         width_mm=float(np.ptp(vertices[:, 1])),
+        forefoot_width_mm=_widest(covered, g, probe.ball_x),
         max_height_mm=float(vertices[:, 2].max()),
         min_z_mm=float(vertices[:, 2].min()),
         min_thickness_mm=float(np.nanmin(thick)) if np.isfinite(thick).any() else float("nan"),
         heel_thickness_mm=heel_t,
         arch_peak_height_mm=arch,
         heel_cup_rim_height_mm=rim,
-        rearfoot_frontal_angle_deg=_frontal_angle(top, g, seat, ms),
-        forefoot_frontal_angle_deg=_frontal_angle(top, g, fore, ms),
+        rearfoot_frontal_angle_deg=frontal_angle(top, g, seat, ms),
+        forefoot_frontal_angle_deg=frontal_angle(top, g, fore, ms),
     )
+
+
+def _widest(covered: np.ndarray, grid: Grid, x_range: tuple[float, float]) -> float:
+    """Widest y-extent (mm) of the covered cells for x in ``x_range``."""
+    x, y = grid.axes()
+    cols = np.flatnonzero((x >= x_range[0]) & (x <= x_range[1]) & covered.any(axis=1))
+    if cols.size == 0:
+        return float("nan")
+    c = covered[cols]
+    jmin = np.argmax(c, axis=1)
+    jmax = c.shape[1] - 1 - np.argmax(c[:, ::-1], axis=1)
+    return float(np.max(y[jmax] - y[jmin]) + grid.spacing)
 
 
 def require_valid(checks: Checks, min_thickness_mm: float) -> None:

@@ -35,7 +35,9 @@ def test_real_scan_measured(rel, kind, units, side):
     assert 0 <= m.arch_height_mm <= 30
     # standard frame: floor at z = 0 under the footprint, heel back at x = 0
     assert foot.plantar.extent_x[0] == pytest.approx(0.0, abs=1e-9)
-    assert abs(foot.vertices[:, 2].min()) < 8.0  # a stray below-floor vertex is allowed (Seraph has one at -6 mm)
+    assert (
+        abs(foot.vertices[:, 2].min()) < 8.0
+    )  # a stray below-floor vertex is allowed (Seraph has one at -6 mm)
 
 
 def test_aetrex_flat_sole_and_techmed_arch_match_manifest():

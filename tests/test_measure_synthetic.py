@@ -13,15 +13,35 @@ CASES = [
     (FootSpec(side="right"), "full_foot", "mm", {}, "b.ply"),
     (FootSpec(arch_height_mm=3.0), "full_foot", "mm", {"rotation": "random"}, "c.obj"),
     (FootSpec(arch_height_mm=22.0, side="right"), "plantar_shell", "mm", {"rotation": "random"}, "d.stl"),
-    (FootSpec(length_mm=150, ball_width_mm=60, heel_width_mm=40, arch_height_mm=8), "full_foot", "m",
-     {"rotation": "random"}, "e.stl"),
-    (FootSpec(length_mm=340, ball_width_mm=125, heel_width_mm=85, arch_height_mm=18, side="right"), "impression",
-     "mm", {"spikes": True, "upside_down": True}, "f.ply"),
-    (FootSpec(length_mm=240, side="right"), "full_foot", "mm",
-     {"rotation": "random", "noise_mm": 0.3, "hole_fraction": 0.03}, "g.stl"),
+    (
+        FootSpec(length_mm=150, ball_width_mm=60, heel_width_mm=40, arch_height_mm=8),
+        "full_foot",
+        "m",
+        {"rotation": "random"},
+        "e.stl",
+    ),
+    (
+        FootSpec(length_mm=340, ball_width_mm=125, heel_width_mm=85, arch_height_mm=18, side="right"),
+        "impression",
+        "mm",
+        {"spikes": True, "upside_down": True},
+        "f.ply",
+    ),
+    (
+        FootSpec(length_mm=240, side="right"),
+        "full_foot",
+        "mm",
+        {"rotation": "random", "noise_mm": 0.3, "hole_fraction": 0.03},
+        "g.stl",
+    ),
     (FootSpec(side="left"), "impression", "mm", {"rotation": "random", "spikes": True}, "h.ply"),
-    (FootSpec(length_mm=280, ball_width_mm=108, heel_width_mm=72, side="right"), "plantar_shell", "mm",
-     {"rotation": "random"}, "i.obj"),
+    (
+        FootSpec(length_mm=280, ball_width_mm=108, heel_width_mm=72, side="right"),
+        "plantar_shell",
+        "mm",
+        {"rotation": "random"},
+        "i.obj",
+    ),
 ]
 
 
@@ -41,7 +61,9 @@ def test_measurements_match_truth(write_synth, spec, kind, units, opts, name):
 
 
 def test_standard_frame_of_measured_vertices(write_synth):
-    path, _ = write_synth(FootSpec(), name="frame.stl", kind="full_foot", units="mm", rotation="random", seed=2)
+    path, _ = write_synth(
+        FootSpec(), name="frame.stl", kind="full_foot", units="mm", rotation="random", seed=2
+    )
     foot = measure_scan(path)
     v = foot.vertices
     # heel back at x = 0, weight-bearing plane at z = 0 (to within the 0.5 % floor percentile), toes at +x
@@ -52,7 +74,7 @@ def test_standard_frame_of_measured_vertices(write_synth):
 
 @pytest.mark.parametrize("arch,expected", [(3.0, "flat"), (12.0, "normal"), (22.0, "high")])
 def test_foot_type_follows_arch(write_synth, arch, expected):
-    path, truth = write_synth(FootSpec(arch_height_mm=arch), name="t.stl", kind="full_foot", units="mm")
+    path, _ = write_synth(FootSpec(arch_height_mm=arch), name="t.stl", kind="full_foot", units="mm")
     foot = measure_scan(path)
     assert foot.measurements.foot_type == expected
 
@@ -65,7 +87,7 @@ def test_given_side_disagreeing_with_confident_detection_warns(write_synth):
 
 
 def test_units_override_and_foot_length_scaling(write_synth):
-    path, truth = write_synth(FootSpec(length_mm=250), name="u.stl", kind="plantar_shell", units="cm")
+    path, _ = write_synth(FootSpec(length_mm=250), name="u.stl", kind="plantar_shell", units="cm")
     with pytest.raises(Exception, match="--units cm"):
         measure_scan(path)
     foot = measure_scan(path, MeasureOptions(units="cm"))
