@@ -279,14 +279,21 @@ def open_surface_kind(vertices: np.ndarray, faces: np.ndarray, up: np.ndarray) -
     return "impression" if float(vector_area(vertices, faces) @ up) > 0 else "plantar_shell"
 
 
-def _rough_footprint(v: np.ndarray, spacing: float, impression: bool):
-    from .heightmap import Grid, fill_gaps
+def _rough_footprint(v: np.ndarray, faces: np.ndarray, spacing: float, impression: bool):
+    """Quick footprint for the alignment passes: vertex minima per cell on dense scans, the exact
+    z-buffer on coarse ones (a mesh with long edges leaves most cells without a vertex)."""
+    from .errors import ScanError
+    from .heightmap import Grid, fill_gaps, lower_envelope
     from .plantar import despike, footprint_mask, rim_surface, vertex_envelope
 
     grid = Grid.covering(v[:, :2].min(axis=0), v[:, :2].max(axis=0), spacing, margin=2 * spacing)
-    h = despike(fill_gaps(vertex_envelope(v, grid), 2))
+    edge = float(np.median(np.linalg.norm(v[faces[:, 0]] - v[faces[:, 1]], axis=1)))
+    raw = vertex_envelope(v, grid) if edge < 0.8 * spacing else lower_envelope(v, faces, grid)
+    h = despike(fill_gaps(raw, 2))
     h = h - np.nanmin(h)
     mask = footprint_mask(h, spacing, rim_surface(h, grid) if impression else None)
+    if mask.sum() < 20:
+        raise ScanError("no footprint found: the scan has no sole-like underside (is it a foot scan?)")
     return grid, h, mask
 
 
@@ -318,7 +325,7 @@ def align_scan(vertices_mm: np.ndarray, faces: np.ndarray, kind: str = "auto") -
     r = frame_from_axes(b1, up)
     # 1. floor: the support plane of the (despiked) plantar surface under the footprint's centre
     vr = v @ r.T
-    grid, h, mask = _rough_footprint(vr, 2.0, impression)
+    grid, h, mask = _rough_footprint(vr, faces, 2.0, impression)
     X, Y = grid.mesh()
     sel = np.isfinite(h) & mask
     pts = np.column_stack([X[sel], Y[sel], h[sel]])
@@ -326,17 +333,17 @@ def align_scan(vertices_mm: np.ndarray, faces: np.ndarray, kind: str = "auto") -
     r = rotation_to_z(fit_floor(pts, c)) @ r
     # 2. long axis and heel end from the footprint, in the levelled frame
     vr = v @ r.T
-    grid, h, mask = _rough_footprint(vr, 1.0, impression)
+    grid, h, mask = _rough_footprint(vr, faces, 1.0, impression)
     c, d = principal_axis_2d(mask, grid)
     ang = np.arctan2(d[1], d[0])
     rz = np.array([[np.cos(ang), np.sin(ang), 0], [-np.sin(ang), np.cos(ang), 0], [0, 0, 1.0]])
     r = rz @ r
     vr = v @ r.T
-    grid, h, mask = _rough_footprint(vr, 1.0, impression)
+    grid, h, mask = _rough_footprint(vr, faces, 1.0, impression)
     if not heel_is_at_low_x(mask):
         r = np.diag([-1.0, -1.0, 1.0]) @ r  # half turn about z: still a proper rotation
         vr = v @ r.T
-        grid, h, mask = _rough_footprint(vr, 1.0, impression)
+        grid, h, mask = _rough_footprint(vr, faces, 1.0, impression)
     # 3. origin: heel back at x = 0, floor at z = 0, long axis through the footprint centre at y = 0
     X, Y = grid.mesh()
     y0 = float(np.mean(Y[mask]))
@@ -367,4 +374,7 @@ def _heel_back(vr: np.ndarray, mask: np.ndarray, grid, zfloor: float) -> float:
 
     sel = vertices_in_mask(vr, mask, grid) & (vr[:, 2] - zfloor <= FOOTPRINT_MAX_HEIGHT_MM)
     X, _ = grid.mesh()
-    return float(vr[sel, 0].min()) if sel.any() else float(X[mask].min() - grid.spacing / 2)
+    cell_x = float(X[mask].min() - grid.spacing / 2)
+    if sel.sum() >= 100 and abs(float(vr[sel, 0].min()) - cell_x) <= 2 * grid.spacing:
+        return float(vr[sel, 0].min())
+    return cell_x

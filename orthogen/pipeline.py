@@ -120,7 +120,7 @@ def _scale4(units: Units) -> np.ndarray:
     return m
 
 
-def _analyse(v_mm: np.ndarray, faces: np.ndarray, kind: str, grid_mm: float):
+def _analyse(v_mm: np.ndarray, faces: np.ndarray, kind: str, grid_mm: float, path: str = ""):
     if kind == "full_foot" or (kind == "auto" and openness(v_mm, faces) <= OPEN_THRESHOLD):
         # closed foot surfaces (handheld and phone captures are the noisy ones) are denoised;
         # open height-field scans are not: smoothing would drag their steep walls outward
@@ -194,6 +194,7 @@ def measure_scan(path: str | Path, options: MeasureOptions | None = None) -> Mea
                 f"given foot length {opt.foot_length_mm:g} mm differs from the scan's {length:.0f} mm "
                 "(scan without toes, or wrong units?); measurements use the scan"
             )
+    _require_foot_shape(plantar, path)
     side_call = detect_side(plantar)
     side, side_source = side_call.side, "detected"
     if opt.side not in (None, "auto"):
@@ -227,6 +228,38 @@ def measure_scan(path: str | Path, options: MeasureOptions | None = None) -> Mea
         vertices=vs,
         warnings=tuple(warnings),
     )
+
+
+#: A footprint's length over its widest width: feet are 2.2-3.3 (children ~2.4, narrow adults ~3.2).
+FOOT_ASPECT_LIMITS = (1.9, 4.5)
+#: A foot's heel is narrower than its ball (about 0.6-0.8 of it); a box or a cylinder is not.
+MAX_HEEL_TO_BALL = 0.95
+
+
+def _require_foot_shape(plantar: PlantarSurface, path: str) -> None:
+    """Refuse a scan whose footprint is no foot (a sphere, a box, a cylinder of foot size)."""
+    x, y = plantar.grid.axes()
+    cols = plantar.footprint.any(axis=1)
+    widths = plantar.footprint.sum(axis=1) * plantar.grid.spacing
+    length = plantar.length_mm
+    width = float(widths.max()) if cols.any() else 0.0
+    aspect = length / width if width > 0 else float("inf")
+    lo, hi = FOOT_ASPECT_LIMITS
+    if not lo <= aspect <= hi:
+        raise ScanError(
+            f"footprint is {length:.0f} x {width:.0f} mm (length/width {aspect:.2f}); a foot's is "
+            f"{lo}-{hi}: this does not look like a foot scan",
+            path,
+        )
+    xs = x[cols]
+    rear = widths[cols][xs <= xs.min() + 0.25 * length].max()
+    front = widths[cols][xs >= xs.min() + 0.55 * length].max()
+    if rear > MAX_HEEL_TO_BALL * front:
+        raise ScanError(
+            f"footprint is as wide at the heel ({rear:.0f} mm) as at the ball ({front:.0f} mm); "
+            "a foot narrows to the heel: this does not look like a foot scan",
+            path,
+        )
 
 
 def _quality_warnings(scan: Scan, alignment: Alignment, plantar: PlantarSurface, units: Units) -> list[str]:

@@ -266,10 +266,12 @@ def extract_plantar(
     contact = foot & (hv <= threshold)
     sel = vertices_in_mask(vertices, foot, grid) & (vertices[:, 2] <= FOOTPRINT_MAX_HEIGHT_MM)
     X, _ = grid.mesh()
-    if sel.any():
-        extent = (float(vertices[sel, 0].min()), float(vertices[sel, 0].max()))
-    else:
-        extent = (float(X[foot].min() - spacing / 2), float(X[foot].max() + spacing / 2))
+    cells = (float(X[foot].min() - spacing / 2), float(X[foot].max() + spacing / 2))
+    extent = cells
+    if sel.sum() >= 100:  # dense scans: the points themselves are sub-cell exact
+        pts = (float(vertices[sel, 0].min()), float(vertices[sel, 0].max()))
+        if pts[1] - pts[0] >= cells[1] - cells[0] - 2 * spacing:  # coarse meshes: corners may miss the mask
+            extent = pts
     edge_y = column_edges(vertices[sel], grid)
     return PlantarSurface(
         grid, height, foot, contact, mask_outline(foot, grid), loaded, threshold, extent, edge_y
