@@ -12,6 +12,22 @@ from pathlib import Path
 from .errors import OrthogenError
 
 
+def split_side_overrides(overrides: list[str]) -> tuple[list[str], dict[str, list[str]]]:
+    """Split ``--set`` values into common ones and per-side ones (``left.heel_lift_mm=3``).
+
+    A pair with a leg-length difference gets its own heel lift per side this way.
+    """
+    common: list[str] = []
+    per_side: dict[str, list[str]] = {"left": [], "right": []}
+    for item in overrides:
+        head, _, rest = item.partition(".")
+        if head in per_side and rest:
+            per_side[head].append(rest)
+        else:
+            common.append(item)
+    return common, per_side
+
+
 def design_files(
     scans: list[Path],
     rx_path: Path | None,
@@ -35,7 +51,8 @@ def design_files(
     from .pipeline import MeasureOptions, measure_scan
     from .prescription import load_prescription
 
-    rx = load_prescription(rx_path, overrides)
+    common, per_side = split_side_overrides(overrides)
+    rx = load_prescription(rx_path, common)
     cli = MeasureOptions(units=units, side=side, kind=kind, foot_length_mm=foot_length_mm)
     feet = [measure_scan(s, measure_options_from_rx(rx, cli)) for s in scans]
     if len(feet) == 2 and feet[0].side == feet[1].side:
@@ -47,7 +64,8 @@ def design_files(
     stems = [Path(s).stem for s in scans]
     if len(stems) == 2 and stems[0] == stems[1]:
         stems = [f"{stems[0]}_{f.side}" for f in feet]
-    designs = [design_foot(f, rx) for f in feet]  # all built and verified before anything is written
+    rxs = [load_prescription(rx_path, [*common, *per_side[f.side]]) if per_side[f.side] else rx for f in feet]
+    designs = [design_foot(f, r) for f, r in zip(feet, rxs, strict=True)]  # all built and verified before anything is written
     out_dir = Path(out_dir)
     results = []
     for stem, d in zip(stems, designs, strict=True):
