@@ -227,4 +227,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # run the package's own module object, on which cli_lab registered its commands
+    from orthogen.cli import main as _main
+
+    _main()

@@ -41,6 +41,7 @@ class Design:
     x_shift_mm: float
     vertices: np.ndarray
     faces: np.ndarray
+    label_engraved: bool = False
     warnings: tuple[str, ...] = field(default=())
 
     def report(self) -> dict:
@@ -67,6 +68,8 @@ class Design:
                 "min_thickness_allowed_mm": MIN_THICKNESS_MM,
                 "corrections_applied": applied,
                 "heel_centre_mm": [round(hx + self.x_shift_mm, 2), round(hy, 2)],
+                "label_engraved": bool(self.label_engraved),
+                "label_depth_mm": LABEL_DEPTH_MM if self.label_engraved else 0.0,
             },
             "checks": self.checks.as_dict(),
             "warnings": list(self.warnings),
@@ -74,18 +77,29 @@ class Design:
 
 
 def foot_length_for_outline(foot: MeasuredFoot, rx: Prescription) -> tuple[float, list[str]]:
-    """Foot length the outline is scaled to: the prescription's (foot_length_mm, shoe size) or the scan's."""
-    hint = rx.foot_length_hint_mm
+    """Foot length (mm) the outline is scaled to, and warnings.
+
+    An explicit ``foot_length_mm`` wins (the clinician measured it). A shoe size is used only
+    when the scan is clearly shorter than it (toes not captured, as in many impressions);
+    otherwise the scan's own length is used.
+    """
     measured = foot.measurements.foot_length_mm
-    if hint is None:
-        return measured, []
-    warn = []
-    if hint < measured - 5.0:
-        warn.append(
-            f"prescribed foot length {hint:.0f} mm is shorter than the scanned foot ({measured:.0f} mm); "
-            "the outline uses the prescribed length"
-        )
-    return float(hint), warn
+    if rx.foot_length_mm is not None:
+        warn = []
+        if abs(rx.foot_length_mm - measured) > 0.04 * measured and foot.units.name != "scaled":
+            warn.append(
+                f"foot_length_mm = {rx.foot_length_mm:g} differs from the scanned foot ({measured:.0f} mm); "
+                "the outline uses the prescribed length"
+            )
+        return float(rx.foot_length_mm), warn
+    if rx.shoe_size is not None:
+        shoe = rx.shoe_size.foot_length_mm
+        if measured < 0.95 * shoe:
+            return float(shoe), [
+                f"scan is {measured:.0f} mm long, shorter than shoe size {rx.shoe_size.system} "
+                f"{rx.shoe_size.size:g} ({shoe:.0f} mm): toes not captured? the outline uses the shoe size"
+            ]
+    return measured, []
 
 
 def _probe(outline: FittedOutline, foot: MeasuredFoot, device_end_x: float) -> Probe:
@@ -169,6 +183,7 @@ def design_foot(foot: MeasuredFoot, rx: Prescription, grid_mm: float = 1.0) -> D
         x_shift_mm=shift,
         vertices=verts,
         faces=solid.faces,
+        label_engraved=label_box is not None,
         warnings=tuple(dict.fromkeys(warnings)),
     )
 
@@ -184,7 +199,7 @@ def measure_options_from_rx(rx: Prescription, overrides: MeasureOptions | None =
         units=pick(o.units, rx.units),
         side=pick(o.side, rx.side),
         kind=pick(o.kind, rx.scan_kind),
-        foot_length_mm=o.foot_length_mm if o.foot_length_mm is not None else rx.foot_length_hint_mm,
+        foot_length_mm=o.foot_length_mm if o.foot_length_mm is not None else rx.foot_length_mm,
         grid_mm=o.grid_mm,
     )
 

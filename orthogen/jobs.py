@@ -64,7 +64,10 @@ def design_files(
     stems = [Path(s).stem for s in scans]
     if len(stems) == 2 and stems[0] == stems[1]:
         stems = [f"{stems[0]}_{f.side}" for f in feet]
-    rxs = [load_prescription(rx_path, [*common, *per_side[f.side]]) if per_side[f.side] else rx for f in feet]
+    rxs = [
+        load_prescription(rx_path, [*common, *per_side[f.side]]) if per_side[f.side] else rx
+        for f in feet
+    ]
     designs = [design_foot(f, r) for f, r in zip(feet, rxs, strict=True)]  # all built and verified before anything is written
     out_dir = Path(out_dir)
     results = []

@@ -238,7 +238,7 @@ MAX_HEEL_TO_BALL = 0.95
 
 def _require_foot_shape(plantar: PlantarSurface, path: str) -> None:
     """Refuse a scan whose footprint is no foot (a sphere, a box, a cylinder of foot size)."""
-    x, y = plantar.grid.axes()
+    x, _ = plantar.grid.axes()
     cols = plantar.footprint.any(axis=1)
     widths = plantar.footprint.sum(axis=1) * plantar.grid.spacing
     length = plantar.length_mm

@@ -201,7 +201,8 @@ def footprint_mask(heights: np.ndarray, spacing: float, rim_mm: np.ndarray | Non
 
     Covered cells up to FOOTPRINT_MAX_HEIGHT_MM above the floor, small gaps closed, holes
     filled, thin slivers opened away, the largest component kept. With ``rim_mm``
-    (impressions) only cells deeper than the rim by RIM_MARGIN_MM count: the foam top and walls' crest are not foot.
+    (impressions) only cells deeper than the rim by RIM_MARGIN_MM count: the foam top and
+    the walls' crest are not foot.
     """
     mask = np.isfinite(heights) & (np.nan_to_num(heights, nan=np.inf) <= FOOTPRINT_MAX_HEIGHT_MM)
     if rim_mm is not None:

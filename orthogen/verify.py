@@ -60,23 +60,36 @@ class Probe:
     ball_x: tuple[float, float]
 
 
-def topology(vertices: np.ndarray, faces: np.ndarray) -> dict:
-    """Watertight, winding, manifold3d status and body count of a mesh."""
-    import manifold3d
-    import trimesh
+def edge_topology(faces: np.ndarray) -> tuple[bool, bool]:
+    """(watertight, winding_consistent) of a triangle mesh from its edges alone.
 
-    tm = trimesh.Trimesh(vertices, faces, process=False)
+    Watertight: every undirected edge is shared by exactly two faces. Consistent
+    winding: every directed edge occurs once, so its two faces traverse it in
+    opposite directions.
+    """
+    f = np.asarray(faces, np.int64)
+    n = int(f.max()) + 1 if f.size else 1
+    d = f[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2)
+    _, und_counts = np.unique(np.sort(d, axis=1) @ np.array([n, 1]), return_counts=True)
+    _, dir_counts = np.unique(d @ np.array([n, 1]), return_counts=True)
+    return bool(np.all(und_counts == 2)), bool(np.all(dir_counts == 1))
+
+
+def topology(vertices: np.ndarray, faces: np.ndarray) -> dict:
+    """Watertight, winding, manifold3d status, body count and volume of a mesh."""
+    import manifold3d
+
+    watertight, winding = edge_topology(faces)
     man = manifold3d.Manifold(
         manifold3d.Mesh(vert_properties=vertices.astype(np.float32), tri_verts=faces.astype(np.uint32))
     )
     ok = man.status() == manifold3d.Error.NoError
-    bodies = len(man.decompose()) if ok else int(tm.body_count)
     return {
-        "watertight": bool(tm.is_watertight),
-        "winding_consistent": bool(tm.is_winding_consistent),
+        "watertight": watertight,
+        "winding_consistent": winding,
         "manifold": bool(ok),
-        "bodies": int(bodies),
-        "volume_mm3": float(man.volume()) if ok else float(tm.volume),
+        "bodies": int(len(man.decompose())) if ok else -1,
+        "volume_mm3": float(man.volume()) if ok else float("nan"),
     }
 
 

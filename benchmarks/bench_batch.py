@@ -1,0 +1,94 @@
+"""Batch throughput (orders per minute) and peak memory per worker, for 1 and 2 workers.
+
+Run from the repository root::
+
+    python benchmarks/bench_batch.py [--orders 6] [--workers 1 2]
+
+Each run designs the same orders (single feet from the bundled synthetic scans in ``foot_scans/``,
+with the example prescription and different templates) into a fresh temporary folder, so nothing is
+skipped. Peak memory is each worker process's own maximum resident set size (``ru_maxrss``), as
+reported back by the job; the table shows the largest worker of the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SCANS = ("synth_left_full_foot.stl", "synth_right_plantar_shell.obj", "synth_left_impression.ply",
+         "synth_right_full_foot_noisy.stl")
+TEMPLATES = ("standard", "sport", "flat_foot", "dress", "high_arch", "heel_pain")
+
+
+def write_orders(folder: Path, n: int) -> Path:
+    """``n`` single-foot orders over the bundled scans; paths are absolute."""
+    path = folder / "orders.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["order_id", "patient_ref", "left_scan", "right_scan", "prescription", "overrides"])
+        for i in range(n):
+            scan = SCANS[i % len(SCANS)]
+            full = str(REPO / "foot_scans" / scan)
+            cells = [full, ""] if "left" in scan else ["", full]
+            overrides = f"template={TEMPLATES[i % len(TEMPLATES)]};shoe_size=null;met_pad=false;label=B-{i}"
+            rx = str(REPO / "templates" / "example_rx.yaml")
+            w.writerow([f"B-{i}", f"BENCH-{i}", *cells, rx, overrides])
+    return path
+
+
+def bench(orders: Path, workers: int) -> dict:
+    from orthogen.batch import run_batch
+
+    with tempfile.TemporaryDirectory(prefix="orthogen-bench-") as out:
+        t = time.perf_counter()
+        summary = run_batch(orders, out, workers=workers)
+        seconds = time.perf_counter() - t
+    results = summary["orders"]
+    peak: dict[int, float] = {}
+    for r in results:
+        w = r.get("worker", {})
+        if "pid" in w:
+            peak[w["pid"]] = max(peak.get(w["pid"], 0.0), w.get("peak_rss_mb", 0.0))
+    failed = [f"{r['order_id']}: {r['reason']}" for r in results if r["status"] != "done"]
+    return {
+        "workers": workers, "orders": len(results), "seconds": seconds,
+        "per_min": 60.0 * len(results) / seconds,
+        "design_s": sum(r["timings"].get("order_s", 0) for r in results),
+        "peak_mb": max(peak.values(), default=float("nan")), "processes": len(peak), "failed": failed,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=6, help="number of orders (default 6)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts (default 1 2)")
+    args = parser.parse_args(argv)
+    from rich.console import Console
+    from rich.table import Table
+
+    with tempfile.TemporaryDirectory(prefix="orthogen-bench-orders-") as folder:
+        orders = write_orders(Path(folder), args.orders)
+        rows = [bench(orders, w) for w in args.workers]
+    table = Table(title=f"orthogen batch: {args.orders} single-foot orders of the bundled scans")
+    for col in ("workers", "wall s", "orders/min", "speed-up", "sum of order s", "peak RSS / worker MB",
+                "worker processes"):
+        table.add_column(col, justify="right")
+    base = rows[0]["seconds"]
+    for r in rows:
+        table.add_row(str(r["workers"]), f"{r['seconds']:.1f}", f"{r['per_min']:.1f}",
+                      f"{base / r['seconds']:.2f}", f"{r['design_s']:.1f}", f"{r['peak_mb']:.0f}",
+                      str(r["processes"]))
+    Console(width=120).print(table)
+    problems = [f for r in rows for f in r["failed"]]
+    for p in problems:
+        print(f"failed: {p}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,316 @@
+"""The clinician report: one self-contained HTML page per order, readable in a minute.
+
+It shows who and what the order is for, the foot measurements with the foot type and its
+definition, the prescription as applied (left and right side by side for a pair) with warnings,
+pictures from :mod:`orthogen.preview` (thickness map from above with a colour bar, medial profile,
+heel section with the posting angle) and the output checks read back from the device mesh.
+Everything is inline: CSS in a ``<style>`` element and pictures as base64 PNG data URLs, so the file
+opens offline and can be mailed or archived on its own. The same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from . import __version__
+
+if TYPE_CHECKING:
+    from .design import Design
+
+PASS, FAIL, INFO = "pass", "fail", "info"
+_MARK = {PASS: "&#10003;", FAIL: "&#10007;", INFO: "&#8226;"}
+
+#: (foot report key, label, format) rows of the measurement table.
+MEASUREMENTS = (
+    ("foot_length_mm", "Foot length", "{:.1f} mm"),
+    ("ball_width_mm", "Ball width", "{:.1f} mm"),
+    ("heel_width_mm", "Heel width", "{:.1f} mm"),
+    ("arch_height_mm", "Arch height (scan)", "{:.1f} mm"),
+    ("arch_index", "Arch index", "{:.3f}"),
+    ("chippaux_smirak_index", "Chippaux-Smirak index", "{:.1f} %"),
+    ("foot_type", "Foot type", "{} arch"),
+)
+#: Prescription keys shown, in lab-form order (accommodations are summarised after them).
+RX_KEYS = (
+    "template", "length", "shell_thickness_mm", "top_cover_mm", "heel_cup_depth_mm", "arch_height_mm",
+    "arch_fill_mm", "rearfoot_post_deg", "forefoot_post_deg", "medial_heel_skive_mm", "heel_lift_mm",
+    "medial_flange_mm", "lateral_flange_mm",
+)
+ACCOMMODATIONS = ("met_pad", "met_bar", "first_mpj_cutout", "heel_spur_pocket", "mortons_extension")
+
+CSS = """
+body{font-family:"DejaVu Sans","Liberation Sans",Arial,sans-serif;color:#1b1f24;margin:0;background:#f3f5f7}
+main{max-width:1140px;margin:0 auto;padding:18px 26px 30px;background:#fff}
+h1{font-size:23px;margin:4px 0 2px}
+h2{font-size:17px;margin:22px 0 8px;border-bottom:2px solid #1f4e79;padding-bottom:3px;color:#1f4e79}
+.sub{color:#555;font-size:13px;margin:0 0 10px}
+.facts{display:flex;flex-wrap:wrap;gap:8px 26px;font-size:14px;margin:8px 0}.facts b{color:#1f4e79}
+.badge{display:inline-block;padding:6px 12px;border-radius:5px;font-weight:bold;font-size:14px;margin:6px 0}
+.ok{background:#e3f4e6;color:#17602a;border:1px solid #9fd3aa}
+.bad{background:#fde7e7;color:#8a1c1c;border:1px solid #f0a9a9}
+.warnbox{background:#fff6dd;border:1px solid #f0cf73;border-radius:5px;padding:6px 14px;font-size:13.5px}
+.warnbox li{margin:3px 0}
+table{border-collapse:collapse;font-size:13.5px;width:100%}table.sides{table-layout:fixed}
+th,td{padding:4px 9px;border-bottom:1px solid #e1e4e8;text-align:left}th{background:#eef2f6}
+th:first-child,td:first-child{width:30%}td.num{font-variant-numeric:tabular-nums}
+tr.diff td{background:#fff3cd}
+td.mark{width:22px;padding-right:0;font-weight:bold;text-align:center}
+.pass{color:#17802f}.fail{color:#b42318}.info{color:#8a94a0}
+.cols{display:grid;grid-template-columns:1fr 1fr;gap:14px}
+img{width:100%;border:1px solid #d0d7de;border-radius:4px;box-sizing:border-box}
+figcaption,.def{font-size:12.5px;color:#555;margin:4px 0 10px}
+.foot{font-size:11.5px;color:#777;margin-top:14px}
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}{unit}"
+    if isinstance(value, int):
+        return f"{value}{unit}"
+    if isinstance(value, dict):
+        if set(value) == {"system", "size"}:
+            return f"{value['system']} {value['size']:g}"
+        parts = (f"{k.removesuffix('_mm').replace('_', ' ')} {_fmt(v, _unit(k))}" for k, v in value.items())
+        return ", ".join(parts)
+    return str(value)
+
+
+def _img(png: bytes, alt: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img alt="{_e(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence[str]], classes: Sequence[str] = ()) -> str:
+    """HTML table; cells are already escaped HTML."""
+    th = "".join(f"<th>{h}</th>" for h in head)
+    body = []
+    for i, row in enumerate(rows):
+        cls = f' class="{classes[i]}"' if i < len(classes) and classes[i] else ""
+        body.append(f"<tr{cls}>" + "".join(row) + "</tr>")
+    return f'<table class="sides"><thead><tr>{th}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def _unit(key: str) -> str:
+    return " mm" if key.endswith("_mm") else "°" if key.endswith("_deg") else ""
+
+
+def _rx_rows(designs: Mapping[str, Design]) -> tuple[list[list[str]], list[str]]:
+    from .prescription import Prescription
+
+    applied = {s: d.prescription.as_applied() for s, d in designs.items()}
+    rows, classes = [], []
+    for key in (*RX_KEYS, *ACCOMMODATIONS, "foot_length_mm", "shoe_size", "label"):
+        vals = [applied[s].get(key) for s in designs]
+        if key in (*ACCOMMODATIONS, "foot_length_mm", "shoe_size", "label") and all(v is None for v in vals):
+            continue
+        title = Prescription.model_fields[key].title or key
+        cells = [f"<td>{_e(title)}</td>"] + [f"<td>{_e(_fmt(v, _unit(key)))}</td>" for v in vals]
+        rows.append(cells)
+        classes.append("diff" if len({repr(v) for v in vals}) > 1 else "")
+    return rows, classes
+
+
+def _check_rows(designs: Mapping[str, Design]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """``(label, [(mark, text) per side])``: verified checks with pass marks, clinical numbers as info."""
+    from .design import LABEL_DEPTH_MM
+
+    reports = {s: d.report() for s, d in designs.items()}
+
+    def ok(flag: bool) -> str:
+        return PASS if flag else FAIL
+
+    def min_thick(c, r, d):
+        allowed = r["device"]["min_thickness_allowed_mm"] - (LABEL_DEPTH_MM if d.prescription.label else 0.0)
+        return ok(c["min_thickness_mm"] >= allowed - 0.05), f"{c['min_thickness_mm']:.2f} mm (≥ {allowed:g})"
+
+    def arch(c, r, d):
+        target, got = d.prescription.arch_height_mm, c["arch_peak_height_mm"]
+        if target is None:
+            return INFO, f"{got:.1f} mm"
+        return ok(abs(got - target) <= 1.0), f"{got:.1f} mm (Rx {target:g})"
+
+    checks = [
+        ("Closed surface (watertight)", lambda c, r, d: (ok(c["watertight"]), _fmt(c["watertight"]))),
+        ("Consistent faces, manifold", lambda c, r, d: (
+            ok(c["winding_consistent"] and c["manifold"]), _fmt(c["winding_consistent"] and c["manifold"]))),
+        ("One solid body", lambda c, r, d: (ok(c["bodies"] == 1), f"{c['bodies']} body")),
+        ("Volume", lambda c, r, d: (ok(c["volume_mm3"] > 0), f"{c['volume_mm3'] / 1000:.1f} cm³")),
+        ("Sits flat (lowest point z = 0)", lambda c, r, d: (
+            ok(abs(c["min_z_mm"]) <= 1e-3), f"{c['min_z_mm']:.3f} mm")),
+        ("Minimum thickness", min_thick),
+        ("Length × width", lambda c, r, d: (INFO, f"{c['length_mm']:.0f} × {c['width_mm']:.0f} mm")),
+        ("Heel thickness (centre)", lambda c, r, d: (INFO, f"{c['heel_thickness_mm']:.1f} mm")),
+        ("Arch peak height", arch),
+        ("Heel cup rim height", lambda c, r, d: (INFO, f"{c['heel_cup_rim_height_mm']:.1f} mm")),
+        ("Heel seat angle (+ medial up)", lambda c, r, d: (INFO, f"{c['rearfoot_frontal_angle_deg']:+.1f}°")),
+        ("Forefoot angle (+ medial up)", lambda c, r, d: (INFO, f"{c['forefoot_frontal_angle_deg']:+.1f}°")),
+    ]
+    return [
+        (label, [cell(reports[s]["checks"], reports[s], d) for s, d in designs.items()])
+        for label, cell in checks
+    ]
+
+
+def _check_table(rows: list[tuple[str, list[tuple[str, str]]]], heads: Sequence[str]) -> str:
+    th = "<th>Check</th>" + "".join(f'<th colspan="2">{_e(h)}</th>' for h in heads)
+    body = "".join(
+        f"<tr><td>{_e(label)}</td>" + "".join(
+            f'<td class="mark {m}">{_MARK[m]}</td><td class="num">{_e(t)}</td>' for m, t in cells) + "</tr>"
+        for label, cells in rows
+    )
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _warning_list(designs: Mapping[str, Design], extra: Mapping[str, Sequence[str]]) -> list[str]:
+    """Warnings, prescription ones first; the same text on both feet is listed once."""
+    per_side: dict[str, list[str]] = {}
+    for side, d in designs.items():
+        rx_w = d.prescription.warnings()
+        other = [w for w in d.warnings if w not in rx_w]
+        per_side[side] = list(dict.fromkeys([*rx_w, *extra.get(side, ()), *other]))
+    items: list[str] = []
+    seen: set[str] = set()
+    for side, ws in per_side.items():
+        for w in ws:
+            if w in seen:
+                continue
+            seen.add(w)
+            both = len(designs) == 2 and all(w in v for v in per_side.values())
+            who = "Both feet" if both else f"{side.capitalize()}"
+            items.append(f"<li><b>{who}:</b> {_e(w)}</li>")
+    return items
+
+
+def _header(order: Mapping[str, Any], designs: Mapping[str, Design], passed: bool) -> list[str]:
+    oid, patient = str(order.get("order_id", "")), str(order.get("patient_ref", ""))
+    first = next(iter(designs.values()))
+    facts = [
+        ("Patient", patient), ("Order", oid), ("Device", " + ".join(s.capitalize() for s in designs)),
+        ("Quantity", order.get("quantity", 1)), ("Template", first.prescription.template),
+        ("Prescription", order.get("prescription") or "defaults"),
+    ]
+    parts = [
+        f"<h1>Custom foot orthosis &mdash; order {_e(oid)}</h1>",
+        f'<p class="sub">Clinician report, orthogen {_e(__version__)}. Lengths in mm, angles in degrees; '
+        "posting + = varus (medial side raised).</p>",
+        '<div class="facts">' + "".join(f"<span>{k} <b>{_e(v)}</b></span>" for k, v in facts) + "</div>",
+    ]
+    if order.get("overrides"):
+        parts.append(f'<p class="def">Order overrides: {_e("; ".join(order["overrides"]))}</p>')
+    if order.get("notes"):
+        parts.append(f'<p class="def">Notes: {_e(order["notes"])}</p>')
+    parts.append(
+        '<div class="badge ok">&#10003; Output checks passed &mdash; ready to print</div>' if passed else
+        '<div class="badge bad">&#10007; An output check failed &mdash; do not print</div>'
+    )
+    return parts
+
+
+def _measurements(reports: Mapping[str, dict]) -> list[str]:
+    sides = list(reports)
+    rows = []
+    for key, label, fmt in MEASUREMENTS:
+        cells = [f"<td>{_e(label)}</td>"]
+        for s in sides:
+            v = reports[s]["foot"].get(key)
+            cells.append(f'<td class="num">{_e(fmt.format(v) if v is not None else "n/a")}</td>')
+        rows.append(cells)
+    rows.append(["<td>Scan</td>", *(f"<td>{_e(_scan_line(reports[s]['foot']))}</td>" for s in sides)])
+    d = reports[sides[0]]["foot"]["definitions"]
+    return [
+        "<h2>Foot measurements</h2>", _table(["", *(s.capitalize() for s in sides)], rows),
+        f'<p class="def"><b>Foot type</b>: {_e(d["foot_type"])}. <b>Arch index</b>: {_e(d["arch_index"])}. '
+        f'<b>Arch height</b>: {_e(d["arch_height_mm"])}.</p>',
+    ]
+
+
+def render_report(
+    order: Mapping[str, Any],
+    designs: Mapping[str, Design],
+    previews: Mapping[str, bytes] | None = None,
+    pair_picture: bytes | None = None,
+    extra_warnings: Mapping[str, Sequence[str]] | None = None,
+    files: Sequence[str] = (),
+) -> str:
+    """The clinician report of one order as a self-contained HTML page.
+
+    Parameters
+    ----------
+    order : order facts: ``order_id``, ``patient_ref`` and optionally ``quantity``, ``notes``,
+        ``prescription`` (file name) and ``overrides`` (list of ``key=value``).
+    designs : the finished devices by side (``"left"``/``"right"``), one or two.
+    previews : preview PNG per side (``orthogen.preview.preview_png``); rendered when missing.
+    pair_picture : the pair PNG (``orthogen.preview.pair_png``); rendered for a pair when missing.
+    extra_warnings : order-level warnings per side, shown with the design's own.
+    files : output file names listed at the bottom.
+
+    Returns
+    -------
+    str
+        The HTML text (UTF-8, no external resources).
+    """
+    from . import preview
+
+    designs = {s: designs[s] for s in ("left", "right") if s in designs}
+    sides, heads = list(designs), [s.capitalize() for s in designs]
+    previews = dict(previews or {})
+    for side, d in designs.items():
+        if side not in previews:
+            previews[side] = preview.preview_png(d)
+    if len(designs) == 2 and pair_picture is None:
+        pair_picture = preview.pair_png(designs["left"], designs["right"])
+    reports = {s: d.report() for s, d in designs.items()}
+    checks = _check_rows(designs)
+    parts = _header(order, designs, all(m != FAIL for _, cells in checks for m, _ in cells))
+    warnings = _warning_list(designs, extra_warnings or {})
+    if warnings:
+        box = f'<div class="warnbox"><ul>{"".join(warnings)}</ul></div>'
+        parts += [f"<h2>Warnings ({len(warnings)})</h2>", box]
+    else:
+        parts.append('<p class="def">No warnings for this order.</p>')
+    parts += _measurements(reports)
+    rx_rows, rx_classes = _rx_rows(designs)
+    parts += ["<h2>Prescription as applied</h2>", _table(["", *heads], rx_rows, rx_classes)]
+    if len(sides) == 2:
+        parts.append('<p class="def">Highlighted rows differ between the feet.</p>')
+    parts.append("<h2>Device pictures</h2>")
+    if pair_picture is not None:
+        parts.append(_img(pair_picture, "left and right devices from above and heel sections"))
+        parts.append("<figcaption>Both devices on one thickness scale, and their heel sections seen from "
+                     "behind with the posting angle.</figcaption>")
+        cols = "".join(f"<div>{_img(previews[s], f'{s} device')}</div>" for s in sides)
+        parts.append(f'<div class="cols">{cols}</div>')
+        parts.append("<figcaption>Each device in detail: thickness from above, medial profile with the arch "
+                     "peak and heel-cup rim, heel section (zoom in for full resolution).</figcaption>")
+    else:
+        parts.append(_img(previews[sides[0]], f"{sides[0]} device"))
+    legend = ", ".join(f'<span class="{k}">{_MARK[k]}</span> {t}' for k, t in (
+        (PASS, "passed"), (FAIL, "failed"), (INFO, "measured for information")))
+    parts += ["<h2>Output checks (read back from the device mesh)</h2>", _check_table(checks, heads),
+              f'<p class="def">{legend}.</p>']
+    if files:
+        parts.append(f'<p class="foot">Files: {_e(", ".join(files))}</p>')
+    parts.append(f'<p class="foot">Scans: {_e(", ".join(str(reports[s]["scan"]) for s in sides))}</p>')
+    title = f"Order {order.get('order_id', '')} - {order.get('patient_ref', '')}"
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
+        f"<style>{CSS}</style></head><body><main>\n" + "\n".join(parts) + "\n</main></body></html>\n"
+    )
+
+
+def _scan_line(foot: Mapping[str, Any]) -> str:
+    wb = "weight-bearing" if foot.get("weight_bearing") else "non-weight-bearing"
+    return (f"{foot.get('scan_kind')}, {wb}, units {foot.get('units')} ({foot.get('units_source')}), "
+            f"side {foot.get('side_source')}")
