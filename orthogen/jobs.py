@@ -68,7 +68,8 @@ def design_files(
         load_prescription(rx_path, [*common, *per_side[f.side]]) if per_side[f.side] else rx
         for f in feet
     ]
-    designs = [design_foot(f, r) for f, r in zip(feet, rxs, strict=True)]  # all built and verified before anything is written
+    # every device is built and verified before the first file is written
+    designs = [design_foot(f, r) for f, r in zip(feet, rxs, strict=True)]
     out_dir = Path(out_dir)
     results = []
     for stem, d in zip(stems, designs, strict=True):

@@ -88,7 +88,7 @@ def topology(vertices: np.ndarray, faces: np.ndarray) -> dict:
         "watertight": watertight,
         "winding_consistent": winding,
         "manifold": bool(ok),
-        "bodies": int(len(man.decompose())) if ok else -1,
+        "bodies": len(man.decompose()) if ok else -1,
         "volume_mm3": float(man.volume()) if ok else float("nan"),
     }
 
