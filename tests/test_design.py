@@ -74,7 +74,7 @@ def test_base_device_valid_and_in_standard_frame(foot, base):
     assert c.heel_cup_rim_height_mm == pytest.approx(12.0, abs=1.0)
 
 
-@pytest.mark.parametrize("lift", [2.0, 6.0, 12.0])
+@pytest.mark.parametrize("lift", [3.0, 12.0])
 def test_heel_lift(foot, base, lift):
     d = design_foot(foot, rx(f"heel_lift_mm={lift}"))
     assert d.checks.heel_thickness_mm - base.checks.heel_thickness_mm == pytest.approx(lift, abs=0.2)
@@ -89,7 +89,7 @@ def test_heel_lift(foot, base, lift):
         assert any("heel_lift_mm" in w for w in d.warnings)
 
 
-@pytest.mark.parametrize("deg", [-10.0, -4.0, 4.0, 10.0])
+@pytest.mark.parametrize("deg", [-10.0, 10.0])
 def test_rearfoot_post(foot, base, deg):
     d = design_foot(foot, rx(f"rearfoot_post_deg={deg}"))
     delta = d.checks.rearfoot_frontal_angle_deg - base.checks.rearfoot_frontal_angle_deg
@@ -103,7 +103,7 @@ def test_forefoot_post(foot, base, deg):
     assert delta == pytest.approx(deg, abs=0.5)
 
 
-@pytest.mark.parametrize("cup", [0.0, 20.0, 30.0])
+@pytest.mark.parametrize("cup", [0.0, 30.0])
 def test_heel_cup_depth(foot, cup):
     d = design_foot(foot, rx(f"heel_cup_depth_mm={cup}"))
     expected = max(cup, 3.0)  # no cup (0): the rim is the shell's top edge (3 mm shell, no lift)
