@@ -110,8 +110,10 @@ def _draw_top(ax: Axes, d: Design, vmax: float | None = None):
     ax.set_aspect("equal")
     ax.set_xlabel("x (mm, heel → toes)")
     ax.set_ylabel("y (mm, + = left)")
-    ax.set_title(f"{d.foot.side} foot from above: thickness (dashed: medial quarter line, dotted: heel section)",
-                 fontsize=9)
+    ax.set_title(
+        f"{d.foot.side} foot from above: thickness (dashed: medial quarter line, dotted: heel section)",
+        fontsize=9,
+    )
     return im
 
 
@@ -127,11 +129,20 @@ def _draw_side(ax: Axes, d: Design) -> None:
     ax.plot(xo, bot, color=BOT_C, lw=1.0, label="bottom")
     L = d.outline.length_mm
     arch = (lx >= ARCH_RANGE[0] * L) & (lx <= ARCH_RANGE[1] * L) & np.isfinite(top)
+    rim = c.heel_cup_rim_height_mm
     if arch.any():
         k = int(np.argmax(np.where(arch, top, -np.inf)))
-        ax.annotate(f"arch peak {c.arch_peak_height_mm:.1f} mm", (xo[k], top[k]), (xo[k], top[k] + 8.0),
-                    ha="center", fontsize=9, arrowprops={"arrowstyle": "->", "lw": 0.8})
-    rim = c.heel_cup_rim_height_mm
+        ty = top[k] + 8.0
+        if np.isfinite(rim) and abs(ty - rim) < 5.0:  # keep clear of the heel-cup rim label
+            ty = rim + 6.0
+        ax.annotate(
+            f"arch peak {c.arch_peak_height_mm:.1f} mm",
+            (xo[k], top[k]),
+            (xo[k], ty),
+            ha="center",
+            fontsize=9,
+            arrowprops={"arrowstyle": "->", "lw": 0.8},
+        )
     if np.isfinite(rim):
         ax.plot([xo.min(), xo.min() + 25.0], [rim, rim], color="C3", lw=1.2, ls="--")
         ax.text(xo.min() + 27.0, rim, f"heel cup rim {rim:.1f} mm", va="center", fontsize=9, color="C3")
@@ -161,16 +172,25 @@ def _draw_heel(ax: Axes, d: Design) -> None:
     for name, sign in (("medial", ms), ("lateral", -ms)):
         ye = ys.max() if sign > 0 else ys.min()
         ax.text(ye, zt + 2.0, name, ha="center", va="bottom", fontsize=10, weight="bold")
-    ax.text(0.5, 0.97, f"rearfoot post prescribed {rx.rearfoot_post_deg:+.1f}°\n"
-            f"measured heel seat {a:+.1f}° (+ = medial up)", transform=ax.transAxes,
-            ha="center", va="top", fontsize=9, color="C3")
+    ax.text(
+        0.5,
+        0.97,
+        f"rearfoot post prescribed {rx.rearfoot_post_deg:+.1f}°\n"
+        f"measured heel seat {a:+.1f}° (+ = medial up)",
+        transform=ax.transAxes,
+        ha="center",
+        va="top",
+        fontsize=9,
+        color="C3",
+    )
     ax.set_xlim(ys.max() + 6.0, ys.min() - 6.0) if ys.size else None  # inverted: seen from behind
     ax.set_ylim(min(0.0, float(np.nanmin(bot))) - 1.0, zt + 22.0)
     ax.set_aspect("equal")
     ax.set_xlabel("y (mm), seen from behind")
     ax.set_ylabel("z (mm)")
-    ax.set_title(f"{d.foot.side} heel section at x = {d.outline.heel_centre[0] + d.x_shift_mm:.0f} mm",
-                 fontsize=9)
+    ax.set_title(
+        f"{d.foot.side} heel section at x = {d.outline.heel_centre[0] + d.x_shift_mm:.0f} mm", fontsize=9
+    )
 
 
 def preview_figure(design: Design, title: str | None = None) -> Figure:
