@@ -58,7 +58,7 @@ def _head(d: Design) -> str:
 
 
 def _medial_line(d: Design) -> tuple[np.ndarray, np.ndarray]:
-    """x (foot frame) and y of the medial quarter line: a quarter of the local width in from the medial edge."""
+    """x (foot frame) and y of the medial quarter line, ¼ of the local width in from the medial edge."""
     s, ms = d.surfaces, d.outline.medial_sign
     x, y = s.grid.axes()
     ins = s.inside
