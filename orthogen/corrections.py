@@ -187,7 +187,11 @@ def build_surfaces(
     # the prescribed angle from where the unposted device has it
     inner = ndimage.binary_erosion(inside)
     seat, fore = inner & heel_seat_region(grid, probe), inner & forefoot_region(grid, probe)
-    w_ff = taper_up(u, geom.forefoot_post_zero_at, geom.forefoot_post_full_from)
+    # on a short shell the post reaches full strength 16 mm before the shell's end (where it is read)
+    end_u = float(device_outline.bounds[2]) / L
+    ff_full = min(geom.forefoot_post_full_from, end_u - 16.0 / L)
+    ff_zero = min(geom.forefoot_post_zero_at, ff_full - 0.08)
+    w_ff = taper_up(u, ff_zero, ff_full)
     for name, deg, region, w, half_w in (
         ("rearfoot_post", rx.rearfoot_post_deg, seat, w_rf, heel_half),
         ("forefoot_post", rx.forefoot_post_deg, fore, w_ff, outline.ball_half_width),

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import __version__
 from .corrections import MIN_THICKNESS_MM, DeviceSurfaces, build_surfaces
-from .errors import GeometryError
+from .errors import GeometryError, OrthogenError
 from .measure import ARCH_LINE_FRACTION, ARCH_RANGE, BALL_RANGE
 from .pipeline import MeasuredFoot, MeasureOptions, measure_scan
 from .prescription import SHORT_SHELL_END_MM, Prescription
@@ -139,7 +139,19 @@ def _label_box(s: DeviceSurfaces, outline: FittedOutline, depth: float):
 
 
 def design_foot(foot: MeasuredFoot, rx: Prescription, grid_mm: float = 1.0) -> Design:
-    """Design, build and verify the device for one measured foot. Raises GeometryError when it cannot."""
+    """Design, build and verify the device for one measured foot. Raises GeometryError when it cannot.
+
+    Every error raised names the scan file.
+    """
+    try:
+        return _design_foot(foot, rx, grid_mm)
+    except OrthogenError as err:
+        if err.path is None:
+            raise type(err)(err.problem, foot.path) from None
+        raise
+
+
+def _design_foot(foot: MeasuredFoot, rx: Prescription, grid_mm: float) -> Design:
     template = load_template(rx.template)
     geom: TemplateGeometry = load_geometry(template, f"templates/{rx.template}.yaml")
     warnings = list(foot.warnings) + rx.warnings()

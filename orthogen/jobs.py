@@ -52,6 +52,9 @@ def design_files(
     from .prescription import load_prescription
 
     common, per_side = split_side_overrides(overrides)
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OrthogenError("the output folder is a file, not a folder", out_dir)
     rx = load_prescription(rx_path, common)
     cli = MeasureOptions(units=units, side=side, kind=kind, foot_length_mm=foot_length_mm)
     feet = [measure_scan(s, measure_options_from_rx(rx, cli)) for s in scans]
@@ -70,7 +73,6 @@ def design_files(
     ]
     # every device is built and verified before the first file is written
     designs = [design_foot(f, r) for f, r in zip(feet, rxs, strict=True)]
-    out_dir = Path(out_dir)
     results = []
     for stem, d in zip(stems, designs, strict=True):
         stl = write_stl(out_dir / f"{stem}.stl", d.vertices, d.faces)

@@ -15,6 +15,7 @@ import numpy as np
 from . import __version__
 from .align import Alignment, align_scan
 from .classify import (
+    EXTENT_RANGE_MM,
     KINDS,
     OPEN_THRESHOLD,
     Units,
@@ -24,7 +25,7 @@ from .classify import (
     robust_extent,
     taubin_smooth,
 )
-from .errors import ScanError
+from .errors import OrthogenError, ScanError
 from .measure import (
     ARCH_LINE_FRACTION,
     CONFIDENT_SIDE,
@@ -41,6 +42,8 @@ from .scan_io import Scan, load_scan
 
 #: A measured foot must be this long (mm) to be taken as a foot at all.
 FOOT_LENGTH_LIMITS_MM = (90.0, 380.0)
+#: A foot length the user gives (--foot-length, foot_length_mm) must lie in this range, mm.
+FOOT_LENGTH_GIVEN_MM = (100.0, 350.0)
 #: Given and measured foot length may differ this much (fraction) before a warning.
 FOOT_LENGTH_TOLERANCE = 0.04
 #: Plantar roughness (mm RMS) above which the scan is called noisy.
@@ -151,14 +154,37 @@ def roughness_mm(plantar: PlantarSurface) -> float:
 
 
 def measure_scan(path: str | Path, options: MeasureOptions | None = None) -> MeasuredFoot:
-    """Load, classify, align and measure one foot scan. Raises ScanError for unusable input."""
-    opt = options or MeasureOptions()
-    path = str(path)
+    """Load, classify, align and measure one foot scan. Raises ScanError for unusable input.
+
+    Every error raised names the scan file.
+    """
+    try:
+        return _measure_scan(str(path), options or MeasureOptions())
+    except OrthogenError as err:
+        if err.path is None:
+            raise type(err)(err.problem, str(path)) from None
+        raise
+
+
+def _measure_scan(path: str, opt: MeasureOptions) -> MeasuredFoot:
+    fl = opt.foot_length_mm
+    if fl is not None and not (np.isfinite(fl) and FOOT_LENGTH_GIVEN_MM[0] <= fl <= FOOT_LENGTH_GIVEN_MM[1]):
+        lo, hi = FOOT_LENGTH_GIVEN_MM
+        raise OrthogenError(f"--foot-length {fl:g} mm is out of range (allowed {lo:g} to {hi:g} mm)", path)
     scan = load_scan(path)
     if opt.kind not in (None, "auto") and opt.kind not in KINDS:
         raise ScanError(f"unknown scan kind {opt.kind!r} (allowed: auto, {', '.join(KINDS)})", path)
     kind_in = opt.kind or "auto"
     units = detect_units(scan.vertices, path, opt.units, scan.units_hint, opt.foot_length_mm is not None)
+    if units.name != "scaled":
+        size = robust_extent(scan.vertices) * units.scale_to_mm
+        lo, hi = EXTENT_RANGE_MM
+        if not lo <= size <= hi:
+            raise ScanError(
+                f"in {units.name} the scan is {size:.0f} mm long, no foot size ({lo:.0f}-{hi:.0f} mm "
+                "including a leg stub or a box rim): check --units or give --foot-length MM",
+                path,
+            )
     warnings: list[str] = []
     if units.name == "scaled":
         # unscaled scan: scale until the measured foot length is the given one (thresholds are in mm,

@@ -33,6 +33,8 @@ RIM_MARGIN_MM = 3.0
 #: The footprint is the silhouette of the foot up to this height above the floor (mm): higher
 #: overhangs (malleoli, a leg stub, a lifted non-weight-bearing toe box) are not footprint.
 FOOTPRINT_MAX_HEIGHT_MM = 35.0
+#: A second footprint part at least this share of the largest one means two feet in one scan.
+SECOND_PART_SHARE = 0.35
 #: Gaps up to about this size (mm) inside the footprint are filled.
 MAX_GAP_MM = 6.0
 
@@ -211,6 +213,16 @@ def footprint_mask(heights: np.ndarray, spacing: float, rim_mm: np.ndarray | Non
     mask = ndimage.binary_closing(mask, structure=np.ones((3, 3)), iterations=r, border_value=0)
     mask = ndimage.binary_fill_holes(mask)
     mask = ndimage.binary_opening(mask, structure=np.ones((3, 3)), iterations=max(1, round(1.5 / spacing)))
+    lab, n = ndimage.label(mask, structure=np.ones((3, 3)))
+    if n > 1:
+        sizes = np.sort(np.bincount(lab.ravel())[1:])[::-1]
+        if sizes[1] >= SECOND_PART_SHARE * sizes[0]:
+            from .errors import ScanError
+
+            raise ScanError(
+                f"the scan holds {int(np.sum(sizes >= SECOND_PART_SHARE * sizes[0]))} foot-sized parts "
+                "side by side (two feet?): give one foot per file"
+            )
     return largest_component(mask)
 
 

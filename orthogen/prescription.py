@@ -640,7 +640,19 @@ def write_json_schema(path: str | Path = SCHEMA_PATH) -> Path:
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys (PyYAML would silently keep the last one)."""
+    """SafeLoader that refuses duplicate keys (PyYAML would silently keep the last one) and aliases.
+
+    A prescription never needs ``&anchor``/``*alias``; refusing them stops "billion laughs" files
+    that would expand to gigabytes.
+    """
+
+    def compose_node(self, parent, index):  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in a prescription", event.start_mark
+            )
+        return super().compose_node(parent, index)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         self.flatten_mapping(node)
@@ -714,6 +726,8 @@ def read_prescription_file(path: str | Path) -> dict:
         raise PrescriptionError(
             f"JSON syntax error at line {exc.lineno}, column {exc.colno}: {exc.msg}", path
         ) from None
+    except RecursionError:
+        raise PrescriptionError("is nested too deeply to be a prescription", path) from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -135,5 +135,10 @@ def label_manifold(text: str, box, depth_mm: float, z_bottom: float):
         q = (p - c0) * scale
         q[:, 1] = -q[:, 1]  # mirror: read from below
         rings.append(q + np.array([cx, cy]))
-    cs = manifold3d.CrossSection(rings, manifold3d.FillRule.EvenOdd)
+    # non-zero fill as fonts are drawn (overlapping glyphs unite, counters stay open); then a
+    # 0.3 mm closing so glyphs touching at one point (K-A, Y-Y) are bridged instead of pinching
+    cs = manifold3d.CrossSection(rings, manifold3d.FillRule.NonZero)
+    cs = cs.offset(0.3, manifold3d.JoinType.Round).offset(-0.3, manifold3d.JoinType.Round)
+    if cs.is_empty():
+        return None
     return manifold3d.Manifold.extrude(cs, depth_mm + 1.0).translate((0.0, 0.0, z_bottom - 1.0))

@@ -79,7 +79,13 @@ def topology(vertices: np.ndarray, faces: np.ndarray) -> dict:
     """Watertight, winding, manifold3d status, body count and volume of a mesh."""
     import manifold3d
 
-    watertight, winding = edge_topology(faces)
+    # check the mesh as an STL stores it: float32 corners, vertices merged by position; two
+    # vertices at one position would be a pinch that opens up once the file is read back
+    v32 = np.asarray(vertices, np.float32)
+    _, first, inverse = np.unique(v32, axis=0, return_index=True, return_inverse=True)
+    pinched = len(first) != len(v32)
+    watertight, winding = edge_topology(inverse.reshape(-1)[faces])
+    watertight = watertight and not pinched
     man = manifold3d.Manifold(
         manifold3d.Mesh(vert_properties=vertices.astype(np.float32), tri_verts=faces.astype(np.uint32))
     )
