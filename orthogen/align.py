@@ -268,30 +268,39 @@ class Alignment:
         return m
 
 
-def open_surface_kind(vertices: np.ndarray, faces: np.ndarray, up: np.ndarray) -> str:
+def open_surface_kind(
+    vertices: np.ndarray, faces: np.ndarray, up: np.ndarray, grid=None, heights=None
+) -> str:
     """Plantar shell or impression, for an open surface whose up (into the foot) is known.
 
-    A plantar shell is the skin of the foot: its normals face out of the foot,
-    down. An impression is the surface of the foam: its normals face out of the
-    foam, up toward where the foot was. Scanners write consistent windings, so
-    the sign of the vector area tells the two apart (``--kind`` overrides).
+    A flat flange around the cavity (foam top) makes it an impression. Otherwise the
+    winding decides: a plantar shell is the skin of the foot, its normals face out of
+    the foot (down); an impression is the surface of the foam, its normals face out of
+    the foam (up, toward where the foot was). The kind is reported; the footprint does
+    not depend on it (flanges are trimmed wherever found), so a scan wound the other
+    way is still measured right. ``--kind`` overrides.
     """
+    if grid is not None and heights is not None:
+        from .plantar import flange_cells
+
+        if flange_cells(heights, grid).any():
+            return "impression"
     return "impression" if float(vector_area(vertices, faces) @ up) > 0 else "plantar_shell"
 
 
-def _rough_footprint(v: np.ndarray, faces: np.ndarray, spacing: float, impression: bool):
+def _rough_footprint(v: np.ndarray, faces: np.ndarray, spacing: float, open_surface: bool):
     """Quick footprint for the alignment passes: vertex minima per cell on dense scans, the exact
     z-buffer on coarse ones (a mesh with long edges leaves most cells without a vertex)."""
     from .errors import ScanError
     from .heightmap import Grid, fill_gaps, lower_envelope
-    from .plantar import despike, footprint_mask, rim_surface, vertex_envelope
+    from .plantar import despike, footprint_mask, vertex_envelope
 
     grid = Grid.covering(v[:, :2].min(axis=0), v[:, :2].max(axis=0), spacing, margin=2 * spacing)
     edge = float(np.median(np.linalg.norm(v[faces[:, 0]] - v[faces[:, 1]], axis=1)))
     raw = vertex_envelope(v, grid) if edge < 0.8 * spacing else lower_envelope(v, faces, grid)
     h = despike(fill_gaps(raw, 2))
     h = h - np.nanmin(h)
-    mask = footprint_mask(h, spacing, rim_surface(h, grid) if impression else None)
+    mask = footprint_mask(h, grid, open_surface)
     if mask.sum() < 20:
         raise ScanError("no footprint found: the scan has no sole-like underside (is it a foot scan?)")
     return grid, h, mask
@@ -317,15 +326,12 @@ def align_scan(vertices_mm: np.ndarray, faces: np.ndarray, kind: str = "auto") -
         up = up_direction(v, faces)[0] if is_open else closed_foot_up(v, faces)
     elif not is_open:
         up = closed_foot_up(v, faces)
-    if kind == "auto":
-        kind = open_surface_kind(v, faces, up) if is_open else "full_foot"
-    impression = kind == "impression"
     # rough frame: z = up, x = any direction across it
     b1, _ = _perpendicular_basis(up)
     r = frame_from_axes(b1, up)
     # 1. floor: the support plane of the (despiked) plantar surface under the footprint's centre
     vr = v @ r.T
-    grid, h, mask = _rough_footprint(vr, faces, 2.0, impression)
+    grid, h, mask = _rough_footprint(vr, faces, 2.0, is_open)
     X, Y = grid.mesh()
     sel = np.isfinite(h) & mask
     pts = np.column_stack([X[sel], Y[sel], h[sel]])
@@ -333,17 +339,19 @@ def align_scan(vertices_mm: np.ndarray, faces: np.ndarray, kind: str = "auto") -
     r = rotation_to_z(fit_floor(pts, c)) @ r
     # 2. long axis and heel end from the footprint, in the levelled frame
     vr = v @ r.T
-    grid, h, mask = _rough_footprint(vr, faces, 1.0, impression)
+    grid, h, mask = _rough_footprint(vr, faces, 1.0, is_open)
+    if kind == "auto":
+        kind = open_surface_kind(v, faces, up, grid, h) if is_open else "full_foot"
     c, d = principal_axis_2d(mask, grid)
     ang = np.arctan2(d[1], d[0])
     rz = np.array([[np.cos(ang), np.sin(ang), 0], [-np.sin(ang), np.cos(ang), 0], [0, 0, 1.0]])
     r = rz @ r
     vr = v @ r.T
-    grid, h, mask = _rough_footprint(vr, faces, 1.0, impression)
+    grid, h, mask = _rough_footprint(vr, faces, 1.0, is_open)
     if not heel_is_at_low_x(mask):
         r = np.diag([-1.0, -1.0, 1.0]) @ r  # half turn about z: still a proper rotation
         vr = v @ r.T
-        grid, h, mask = _rough_footprint(vr, faces, 1.0, impression)
+        grid, h, mask = _rough_footprint(vr, faces, 1.0, is_open)
     # 3. origin: heel back at x = 0, floor at z = 0, long axis through the footprint centre at y = 0
     X, Y = grid.mesh()
     y0 = float(np.mean(Y[mask]))

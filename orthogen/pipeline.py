@@ -130,7 +130,7 @@ def _analyse(v_mm: np.ndarray, faces: np.ndarray, kind: str, grid_mm: float, pat
         v_mm = taubin_smooth(v_mm, faces)
     alignment = align_scan(v_mm, faces, kind)
     vs = alignment.apply(v_mm)
-    plantar = extract_plantar(vs, faces, grid_mm, impression=alignment.kind == "impression")
+    plantar = extract_plantar(vs, faces, grid_mm, alignment.open_surface)
     # put the heel back exactly at x = 0 by the final footprint's own points
     dx = plantar.extent_x[0]
     if dx != 0.0:

@@ -33,6 +33,10 @@ RIM_MARGIN_MM = 3.0
 #: The footprint is the silhouette of the foot up to this height above the floor (mm): higher
 #: overhangs (malleoli, a leg stub, a lifted non-weight-bearing toe box) are not footprint.
 FOOTPRINT_MAX_HEIGHT_MM = 35.0
+#: A flange is flatter than this slope (rise over run) and covers at least this share of the scan.
+FLANGE_MAX_SLOPE = 0.25
+FLANGE_MIN_SHARE = 0.05
+FLANGE_MIN_HEIGHT_MM = 10.0
 #: A second footprint part at least this share of the largest one means two feet in one scan.
 SECOND_PART_SHARE = 0.35
 #: Gaps up to about this size (mm) inside the footprint are filled.
@@ -198,17 +202,49 @@ def rim_surface(heights: np.ndarray, grid: Grid) -> np.ndarray:
     return coef[0] * X + coef[1] * Y + coef[2]
 
 
-def footprint_mask(heights: np.ndarray, spacing: float, rim_mm: np.ndarray | None = None) -> np.ndarray:
+def flange_cells(heights: np.ndarray, grid: Grid) -> np.ndarray:
+    """Cells of a flat flange around a cavity (an imprint's foam top, a foam box's surface).
+
+    A flange lies on the fitted rim plane (within RIM_MARGIN_MM), is flat (slope under
+    FLANGE_MAX_SLOPE) and reaches the outer border of the scanned area. It is judged from the
+    geometry alone, so a scan whose faces are wound the other way is read the same. Returns an
+    all-False mask when the flat part is under FLANGE_MIN_SHARE of the scan (no flange).
+    """
+    valid = np.isfinite(heights)
+    none = np.zeros_like(valid)
+    if valid.sum() < 50:
+        return none
+    rim = rim_surface(heights, grid)
+    if np.nanmedian(rim[valid]) - np.nanpercentile(heights, 1) < FLANGE_MIN_HEIGHT_MM:
+        return none  # a "rim" this close to the floor is the sole itself, not a foam top
+    filled = np.where(valid, heights, np.nanmedian(heights))
+    gx, gy = np.gradient(filled, grid.spacing)
+    flat = np.hypot(gx, gy) < FLANGE_MAX_SLOPE
+    cand = valid & flat & (np.abs(heights - rim) < RIM_MARGIN_MM)
+    border = valid & ~ndimage.binary_erosion(valid, iterations=2)
+    lab, n = ndimage.label(cand, structure=np.ones((3, 3)))
+    if n == 0:
+        return none
+    touching = np.unique(lab[border & cand])
+    flange = np.isin(lab, touching[touching > 0])
+    if flange.sum() < FLANGE_MIN_SHARE * valid.sum():
+        return none
+    # and the crest where the flange turns down into the cavity (within the rim band)
+    crest = ndimage.binary_dilation(flange, iterations=3) & (np.abs(heights - rim) < RIM_MARGIN_MM)
+    return flange | crest
+
+
+def footprint_mask(heights: np.ndarray, grid: Grid, open_surface: bool = True) -> np.ndarray:
     """Footprint silhouette from a (despiked) lower-envelope height map.
 
-    Covered cells up to FOOTPRINT_MAX_HEIGHT_MM above the floor, small gaps closed, holes
-    filled, thin slivers opened away, the largest component kept. With ``rim_mm``
-    (impressions) only cells deeper than the rim by RIM_MARGIN_MM count: the foam top and
-    the walls' crest are not foot.
+    Covered cells up to FOOTPRINT_MAX_HEIGHT_MM above the floor and, on open scans, not on a
+    flange (see :func:`flange_cells`), small gaps closed, holes filled, thin slivers opened away, the
+    largest component kept.
     """
+    spacing = grid.spacing
     mask = np.isfinite(heights) & (np.nan_to_num(heights, nan=np.inf) <= FOOTPRINT_MAX_HEIGHT_MM)
-    if rim_mm is not None:
-        mask &= heights < rim_mm - RIM_MARGIN_MM
+    if open_surface:  # a closed foot has no foam around it
+        mask &= ~flange_cells(heights, grid)
     r = max(1, round(MAX_GAP_MM / 2 / spacing))
     mask = ndimage.binary_closing(mask, structure=np.ones((3, 3)), iterations=r, border_value=0)
     mask = ndimage.binary_fill_holes(mask)
@@ -251,7 +287,7 @@ def extract_plantar(
     vertices: np.ndarray,
     faces: np.ndarray,
     spacing: float = 1.0,
-    impression: bool = False,
+    open_surface: bool = True,
 ) -> PlantarSurface:
     """Plantar surface of a scan already in the standard frame.
 
@@ -260,15 +296,13 @@ def extract_plantar(
     vertices : (n, 3) mm, standard frame (floor z = 0).
     faces : (m, 3) int.
     spacing : grid cell size, mm (1 mm or finer).
-    impression : trim the rim of a foam-box / imprint cavity.
     """
     lo = vertices[:, :2].min(axis=0)
     hi = vertices[:, :2].max(axis=0)
     grid = Grid.covering(lo, hi, spacing, margin=2 * spacing)
     raw = remove_see_through(lower_envelope(vertices, faces, grid), spacing)
     h = despike(fill_gaps(raw, max(1, round(SEE_THROUGH_WINDOW_MM / spacing))))
-    rim = rim_surface(h, grid) if impression else None
-    foot = footprint_mask(h, spacing, rim)
+    foot = footprint_mask(h, grid, open_surface)
     height = np.where(foot, h, np.nan)
     # cells of the footprint with no surface (closed-over gaps) get their neighbours' height
     height = fill_gaps(height, max(1, round(2 * MAX_GAP_MM / spacing)))
