@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from orthogen.errors import ScanError
+from orthogen.scan_io.types import check_vertex_count
 
 # Line starts of vertex and face lines ("v" alone is a malformed vertex line).
 _V_HEADS = ("v ", "v\t", "v")
@@ -39,6 +40,7 @@ def read_obj(path: str | Path, check_faces: Callable[[int], None] | None = None)
     """
     path = Path(path)
     data = path.read_bytes()
+    check_vertex_count(data.count(b"\nv ") + data.startswith(b"v "), path)
     if b"\x00" in data:
         raise ScanError("contains binary data, not a text OBJ file", path)
     text = data.decode("utf-8", errors="replace").replace("\\\r\n", " ").replace("\\\n", " ")

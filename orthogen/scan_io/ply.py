@@ -19,6 +19,7 @@ import numpy as np
 
 from orthogen.errors import ScanError
 from orthogen.scan_io.obj import fan_triangulate
+from orthogen.scan_io.types import check_vertex_count
 
 _TYPES = {
     "char": "i1", "int8": "i1", "uchar": "u1", "uint8": "u1",
@@ -79,6 +80,9 @@ def read_ply(path: str | Path, check_faces: Callable[[int], None] | None = None)
         head = fh.read(_MAX_HEADER)
         fmt, elements, comments, start = _parse_header(head, path)
         face_el = next((e for e in elements if e.name == "face"), None)
+        vert_el = next((e for e in elements if e.name == "vertex"), None)
+        if vert_el is not None:
+            check_vertex_count(vert_el.count, path)
         if check_faces is not None and face_el is not None:
             check_faces(face_el.count)
         body = head[start:] + fh.read()
