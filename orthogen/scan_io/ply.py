@@ -81,10 +81,10 @@ def read_ply(path: str | Path, check_faces: Callable[[int], None] | None = None)
         fmt, elements, comments, start = _parse_header(head, path)
         face_el = next((e for e in elements if e.name == "face"), None)
         vert_el = next((e for e in elements if e.name == "vertex"), None)
-        if vert_el is not None:
-            check_vertex_count(vert_el.count, path)
         if check_faces is not None and face_el is not None:
             check_faces(face_el.count)
+        if vert_el is not None:
+            check_vertex_count(vert_el.count, path)
         body = head[start:] + fh.read()
     counts = ", ".join(f"{e.count:,} {e.name}" for e in elements)
     try:
