@@ -257,7 +257,7 @@ def _measure_scan(path: str, opt: MeasureOptions) -> MeasuredFoot:
 
 
 #: A footprint's length over its widest width: feet are 2.2-3.3 (children ~2.4, narrow adults ~3.2).
-FOOT_ASPECT_LIMITS = (1.9, 4.5)
+FOOT_ASPECT_LIMITS = (1.5, 4.5)  # 1.5: toeless impressions of wide feet (0.8 L over 0.42 L = 1.9)
 #: A foot's heel is narrower than its ball (about 0.6-0.8 of it); a box or a cylinder is not.
 MAX_HEEL_TO_BALL = 0.95
 
