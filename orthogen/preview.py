@@ -145,7 +145,7 @@ def _draw_side(ax: Axes, d: Design) -> None:
         )
     if np.isfinite(rim):
         ax.plot([xo.min(), xo.min() + 25.0], [rim, rim], color="C3", lw=1.2, ls="--")
-        ax.text(xo.min() + 27.0, rim, f"heel cup rim {rim:.1f} mm", va="center", fontsize=9, color="C3")
+        ax.text(xo.min() + 1.0, rim + 1.5, f"heel cup rim {rim:.1f} mm", va="bottom", fontsize=9, color="C3")
     zt = np.nanmax(np.append(top, rim if np.isfinite(rim) else 0.0))
     ax.set_ylim(min(0.0, float(np.nanmin(bot))) - 1.0, zt + 14.0)
     ax.set_xlabel("x (mm, heel → toes)")
@@ -167,11 +167,11 @@ def _draw_heel(ax: Axes, d: Design) -> None:
     a = c.rearfoot_frontal_angle_deg
     if np.isfinite(a) and np.isfinite(zc):
         yy = hy + np.array([-1.0, 1.0]) * 0.5 * d.outline.heel_half_width
-        ax.plot(yy, zc + np.tan(np.radians(a)) * ms * (yy - hy), color="C3", lw=1.2, ls="--")
+        ax.plot(yy, zc + np.tan(np.radians(a)) * ms * (yy - hy), color="C3", lw=1.2, ls="--", zorder=3)
     zt = float(np.nanmax(top)) if top.size else 10.0
-    for name, sign in (("medial", ms), ("lateral", -ms)):
-        ye = ys.max() if sign > 0 else ys.min()
-        ax.text(ye, zt + 2.0, name, ha="center", va="bottom", fontsize=10, weight="bold")
+    for name, sign in (("medial", ms), ("lateral", -ms)):  # +y edge is on the viewer's left
+        ye, ha = (ys.max(), "left") if sign > 0 else (ys.min(), "right")
+        ax.text(ye, zt + 2.0, name, ha=ha, va="bottom", fontsize=10, weight="bold")
     ax.text(
         0.5,
         0.97,
@@ -183,7 +183,7 @@ def _draw_heel(ax: Axes, d: Design) -> None:
         fontsize=9,
         color="C3",
     )
-    ax.set_xlim(ys.max() + 6.0, ys.min() - 6.0) if ys.size else None  # inverted: seen from behind
+    ax.set_xlim(ys.max() + 6.0, ys.min() - 6.0)  # inverted: seen from behind, +y on the left
     ax.set_ylim(min(0.0, float(np.nanmin(bot))) - 1.0, zt + 22.0)
     ax.set_aspect("equal")
     ax.set_xlabel("y (mm), seen from behind")
@@ -199,7 +199,7 @@ def preview_figure(design: Design, title: str | None = None) -> Figure:
     gs = fig.add_gridspec(2, 3, height_ratios=[1.0, 1.0])
     ax_top = fig.add_subplot(gs[0, :])
     im = _draw_top(ax_top, design)
-    fig.colorbar(im, ax=ax_top, label="thickness (mm)", shrink=0.9)
+    fig.colorbar(im, cax=ax_top.inset_axes((1.02, 0.0, 0.02, 1.0)), label="thickness (mm)")
     _draw_side(fig.add_subplot(gs[1, :2]), design)
     _draw_heel(fig.add_subplot(gs[1, 2]), design)
     fig.suptitle(title or f"{_head(design)}\n{_rx_line(design)}", fontsize=11)
