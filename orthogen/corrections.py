@@ -207,7 +207,9 @@ def build_surfaces(
     # prescribed arch height: move the top along the medial arch until its peak is on target
     if rx.arch_height_mm is not None:
         # the arch edit stays between the heel seat and the met heads, where the posts are read
-        arch_bump = np.sin(np.pi * np.clip((u - 0.24) / (0.64 - 0.24), 0, 1))
+        # (on a short shell the forefoot is read further back: stop before that band too)
+        u_end = min(0.64, probe.forefoot_x[0] / L)
+        arch_bump = np.sin(np.pi * np.clip((u - 0.24) / max(u_end - 0.24, 0.05), 0, 1))
         shape = arch_bump * smoothstep((d_med + 0.1 * half) / (0.6 * half))
         floor = np.minimum(top, t0)  # lowering the arch never thins the shell below its thickness
         delta = np.zeros_like(top)
