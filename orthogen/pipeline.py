@@ -260,6 +260,9 @@ def _measure_scan(path: str, opt: MeasureOptions) -> MeasuredFoot:
 FOOT_ASPECT_LIMITS = (1.5, 4.5)  # 1.5: toeless impressions of wide feet (0.8 L over 0.42 L = 1.9)
 #: A foot's heel is narrower than its ball (about 0.6-0.8 of it); a box or a cylinder is not.
 MAX_HEEL_TO_BALL = 0.95
+#: The heel of every foot reaches the floor it stands on (measured: real and synthetic scans within
+#: 0.3 mm in the rear 3-15 % of the length); an egg or a rounded blob does not.
+HEEL_FLOOR_MAX_MM = 3.0
 
 
 def _require_foot_shape(plantar: PlantarSurface, path: str) -> None:
@@ -278,6 +281,15 @@ def _require_foot_shape(plantar: PlantarSurface, path: str) -> None:
             path,
         )
     xs = x[cols]
+    X, _ = plantar.grid.mesh()
+    heel = plantar.footprint & (X >= xs.min() + 0.03 * length) & (X <= xs.min() + 0.15 * length)
+    heel_low = float(np.nanmin(np.where(heel, plantar.height, np.nan))) if heel.any() else np.inf
+    if heel_low > HEEL_FLOOR_MAX_MM:
+        raise ScanError(
+            f"the heel does not reach the floor (its lowest point is {heel_low:.0f} mm up, a foot's "
+            f"within {HEEL_FLOOR_MAX_MM:g} mm): this does not look like a foot scan",
+            path,
+        )
     rear = widths[cols][xs <= xs.min() + 0.25 * length].max()
     front = widths[cols][xs >= xs.min() + 0.55 * length].max()
     if rear > MAX_HEEL_TO_BALL * front:

@@ -608,10 +608,7 @@ RX_CASES: list[tuple[str, Builder, str]] = [
 ]
 
 #: Cases where the tool does not (yet) behave; each is a bug reported with a proposed patch.
-KNOWN_BUGS = {
-    "egg of foot size": "an ellipsoid 260 x 100 x 60 mm is taken for a left foot (side confidence 0.8) "
-    "and an insole is written",
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 
 #: Cases also run through a real ``python -m orthogen.cli`` process in the default suite (time and
