@@ -12,7 +12,7 @@ Steps, each a pure function:
    and the open rim is on top. Closed feet: of the support planes under the
    centroid along the directions across the long axis, the floor is the one
    the sole lies flat on along most of the foot's length.
-2. :func:`floor_plane` – the support plane under the centroid (the convex hull
+2. :func:`fit_floor` – the support plane under the footprint's centre (the convex hull
    facet the foot would rest on: heel and met heads), so z = 0 is the
    weight-bearing plane even when the scanner's table was tilted.
 3. :func:`footprint_axes` – the long axis from the footprint and the heel end
@@ -64,7 +64,7 @@ def _hull(points: np.ndarray) -> ConvexHull | None:
         return None
 
 
-def support_plane(hull_eq: np.ndarray, hull_pts: np.ndarray, centroid: np.ndarray, up: np.ndarray):
+def support_plane(hull_eq: np.ndarray, centroid: np.ndarray, up: np.ndarray):
     """The hull facet hit by a ray from ``centroid`` going along ``-up``: its outward normal and offset.
 
     ``hull_eq`` are scipy's facet equations (n·p + d = 0, n outward). Returns
@@ -80,26 +80,6 @@ def support_plane(hull_eq: np.ndarray, hull_pts: np.ndarray, centroid: np.ndarra
     k = int(np.argmin(t))
     idx = np.flatnonzero(cand)[k]
     return n[idx], d[idx]
-
-
-def floor_plane(vertices: np.ndarray, faces: np.ndarray, up: np.ndarray) -> tuple[np.ndarray, float]:
-    """Weight-bearing plane for a foot whose rough up direction is ``up``.
-
-    Returns the refined unit up vector (the plane normal pointing into the foot)
-    and the plane offset ``c`` such that height = up · p - c is >= 0 for all points.
-    """
-    pts = np.asarray(vertices, float)
-    hull = _hull(pts)
-    centroid = surface_centroid(pts, faces)
-    if hull is None:
-        h = pts @ up
-        return up, float(h.min())
-    n, _ = support_plane(hull.equations, pts, centroid, up)
-    new_up = -n / np.linalg.norm(n)
-    if np.dot(new_up, up) < np.cos(np.radians(35)):  # a facet far from the rough vertical: keep the rough one
-        new_up = up
-    h = pts @ new_up
-    return new_up, float(h.min())
 
 
 def _contact_score(pts: np.ndarray, up: np.ndarray, long_axis: np.ndarray, floor_c: float) -> float:
@@ -131,27 +111,7 @@ def up_direction(vertices_mm: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray
         if len(rim) and (v[rim] @ u).mean() < (v @ u).mean():
             u = -u  # the open rim is on top: the cup opens upward
         return u, True
-    # closed (or nearly closed) foot: candidates across the long axis
-    centred = v - v.mean(axis=0)
-    _, _, vt = np.linalg.svd(centred[:: max(1, len(v) // 20000)], full_matrices=False)
-    long_axis = vt[0]
-    hull = _hull(v)
-    centroid = surface_centroid(v, faces)
-    best, best_score = vt[2], -1.0
-    for axis in (vt[1], vt[2]):
-        for sign in (1.0, -1.0):
-            u = sign * axis
-            if hull is not None:
-                n, _ = support_plane(hull.equations, v, centroid, u)
-                u_ref = -n / np.linalg.norm(n)
-                if np.dot(u_ref, u) < np.cos(np.radians(35)):
-                    u_ref = u
-            else:
-                u_ref = u
-            score = _contact_score(v, u_ref, long_axis, float((v @ u_ref).min()))
-            if score > best_score:
-                best, best_score = u_ref, score
-    return best / np.linalg.norm(best), False
+    return closed_foot_up(v, faces), False
 
 
 # ---------------------------------------------------------------------------
@@ -183,7 +143,7 @@ def closed_foot_up(vertices: np.ndarray, faces: np.ndarray, n_dirs: int = 24) ->
         u = np.cos(ang) * b1 + np.sin(ang) * b2
         if hull is not None:
             for _ in range(3):  # settle onto the facet the foot would rest on
-                n, _ = support_plane(hull.equations, v, centroid, u)
+                n, _ = support_plane(hull.equations, centroid, u)
                 u_new = -n / np.linalg.norm(n)
                 if np.allclose(u_new, u, atol=1e-9):
                     break
@@ -203,7 +163,7 @@ def fit_floor(points: np.ndarray, centre_xy: np.ndarray) -> np.ndarray:
     c = np.array([centre_xy[0], centre_xy[1], points[:, 2].max() + 1.0])
     # start inside the hull: the centroid of the points, moved to centre_xy
     c[2] = points[:, 2].mean()
-    n, _ = support_plane(hull.equations, points, c, np.array([0.0, 0.0, 1.0]))
+    n, _ = support_plane(hull.equations, c, np.array([0.0, 0.0, 1.0]))
     up = -n / np.linalg.norm(n)
     if up[2] < np.cos(np.radians(30)):
         return np.array([0.0, 0.0, 1.0])
@@ -321,11 +281,11 @@ def align_scan(vertices_mm: np.ndarray, faces: np.ndarray, kind: str = "auto") -
     (left/right) does not change the frame.
     """
     v = np.asarray(vertices_mm, float)
-    up, is_open = up_direction(v, faces) if kind == "auto" else (None, kind != "full_foot")
-    if up is None:
+    if kind == "auto":
+        up, is_open = up_direction(v, faces)
+    else:
+        is_open = kind != "full_foot"
         up = up_direction(v, faces)[0] if is_open else closed_foot_up(v, faces)
-    elif not is_open:
-        up = closed_foot_up(v, faces)
     # rough frame: z = up, x = any direction across it
     b1, _ = _perpendicular_basis(up)
     r = frame_from_axes(b1, up)

@@ -113,26 +113,6 @@ def openness(vertices: np.ndarray, faces: np.ndarray) -> float:
 OPEN_THRESHOLD = 0.2
 
 
-def detect_open_kind(heights_above_floor: np.ndarray, rim_mm: float) -> str:
-    """Tell an impression from a plantar shell, given the aligned lower-envelope height map.
-
-    An impression (foam box or imprint) is a cavity surrounded by foam: a large
-    share of its cells lie on a flat rim at the top (the foam surface or the
-    box walls' crest), or the cavity reaches the grid's outer border. A plantar
-    shell is only the sole with the foot's sides, so few cells sit high up.
-
-    Parameters
-    ----------
-    heights_above_floor : (nx, ny) mm above the weight-bearing plane, NaN where empty.
-    rim_mm : height of the top rim (mm above the floor).
-    """
-    h = heights_above_floor[np.isfinite(heights_above_floor)]
-    if h.size == 0:
-        return "plantar_shell"
-    near_rim = np.mean(h > rim_mm - 0.1 * rim_mm)
-    return "impression" if near_rim > 0.12 else "plantar_shell"
-
-
 def taubin_smooth(vertices: np.ndarray, faces: np.ndarray, iterations: int = 6) -> np.ndarray:
     """Taubin (lambda|mu) smoothing of a scan's vertices: removes scanner noise without shrinking.
 

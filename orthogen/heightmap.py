@@ -77,11 +77,6 @@ def lower_envelope(vertices: np.ndarray, faces: np.ndarray, grid: Grid) -> np.nd
     return _envelope(vertices, faces, grid, lower=True)
 
 
-def upper_envelope(vertices: np.ndarray, faces: np.ndarray, grid: Grid) -> np.ndarray:
-    """Highest surface z above every cell centre; NaN where none. See :func:`lower_envelope`."""
-    return _envelope(vertices, faces, grid, lower=False)
-
-
 def envelopes(vertices: np.ndarray, faces: np.ndarray, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
     """Lower and upper envelopes in one pass (the per-cell work is shared). See :func:`lower_envelope`."""
     return _envelope(vertices, faces, grid, lower=None)

@@ -123,7 +123,7 @@ def _scale4(units: Units) -> np.ndarray:
     return m
 
 
-def _analyse(v_mm: np.ndarray, faces: np.ndarray, kind: str, grid_mm: float, path: str = ""):
+def _analyse(v_mm: np.ndarray, faces: np.ndarray, kind: str, grid_mm: float):
     if kind == "full_foot" or (kind == "auto" and openness(v_mm, faces) <= OPEN_THRESHOLD):
         # closed foot surfaces (handheld and phone captures are the noisy ones) are denoised;
         # open height-field scans are not: smoothing would drag their steep walls outward

@@ -16,7 +16,11 @@ SAMPLE = BUNDLED_SCANS / "synth_left_full_foot.stl"
 
 def run(*args, cwd=None):
     return subprocess.run(
-        [sys.executable, "-m", "orthogen.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=120
+        [sys.executable, "-m", "orthogen.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
     )
 
 
@@ -34,8 +38,18 @@ def test_measure_json_has_the_documented_keys():
     assert proc.returncode == 0, proc.stderr
     r = json.loads(proc.stdout)
     for key in (
-        "side", "side_confidence", "units", "scan_kind", "foot_length_mm", "ball_width_mm", "heel_width_mm",
-        "arch_height_mm", "arch_index", "chippaux_smirak_index", "foot_type", "warnings",
+        "side",
+        "side_confidence",
+        "units",
+        "scan_kind",
+        "foot_length_mm",
+        "ball_width_mm",
+        "heel_width_mm",
+        "arch_height_mm",
+        "arch_index",
+        "chippaux_smirak_index",
+        "foot_type",
+        "warnings",
     ):
         assert key in r
     assert r["side"] == "left" and r["units"] == "m" and r["scan_kind"] == "full_foot"
@@ -106,8 +120,18 @@ def test_design_writes_stl_3mf_json_png(tmp_path):
 def test_pair_with_per_side_heel_lift(tmp_path):
     out = tmp_path / "pair"
     left, right = BUNDLED_SCANS / "synth_left_full_foot.stl", BUNDLED_SCANS / "synth_right_plantar_shell.obj"
-    proc = run("design", left, right, "--set", "left.heel_lift_mm=3", "--set", "right.heel_lift_mm=9",
-               "--no-preview", "-o", out)
+    proc = run(
+        "design",
+        left,
+        right,
+        "--set",
+        "left.heel_lift_mm=3",
+        "--set",
+        "right.heel_lift_mm=9",
+        "--no-preview",
+        "-o",
+        out,
+    )
     assert proc.returncode == 0, proc.stderr
     rl = json.loads((out / f"{left.stem}.json").read_text())
     rr = json.loads((out / f"{right.stem}.json").read_text())

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-
 #: Most vertices accepted from a file (a foot scan needs well under a million). Readers check the
 #: count a header or a quick pre-count declares before parsing, so memory stays bounded.
 MAX_VERTICES = 3_000_000
