@@ -42,7 +42,7 @@ def write_orders(folder: Path, n: int) -> Path:
 
 
 def bench(orders: Path, workers: int) -> dict:
-    from orthogen.batch import run_batch
+    from orthogen.lab.batch import run_batch
 
     with tempfile.TemporaryDirectory(prefix="orthogen-bench-") as out:
         t = time.perf_counter()

@@ -1,5 +1,5 @@
 """``python -m orthogen`` runs the command line."""
 
-from orthogen.cli import main
+from orthogen.cli.app import main
 
 main()

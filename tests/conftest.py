@@ -24,7 +24,7 @@ def real_scan(relpath: str) -> Path:
 @pytest.fixture
 def write_synth(tmp_path):
     """Write a synthetic scan to tmp_path and return (path, truth)."""
-    from orthogen.synth import synth_scan
+    from orthogen.synth.model import synth_scan
 
     def make(spec, name="scan.stl", **kw):
         mesh, truth = synth_scan(spec, **kw)

@@ -46,12 +46,12 @@ def _limit_memory() -> None:  # pragma: no cover - runs in the child
 
 
 def run_cli(args: list[str], cwd: Path, timeout: float = 3 * TIME_LIMIT_S) -> CliResult:
-    """Run ``python -m orthogen.cli ARGS``; return its exit code, output, wall time and peak RSS."""
+    """Run ``python -m orthogen.cli.app ARGS``; return its exit code, output, wall time and peak RSS."""
     env = {**os.environ, "PYTHONWARNINGS": "default", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     env.pop("ORTHOGEN_DEBUG", None)
     t0 = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "orthogen.cli", *args],
+        [sys.executable, "-m", "orthogen", *args],
         cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -88,14 +88,14 @@ def run_cli(args: list[str], cwd: Path, timeout: float = 3 * TIME_LIMIT_S) -> Cl
 
 # --------------------------------------------------------------------------------- scan builders
 def _foot(length=260.0, kind="plantar_shell", **kw):
-    from orthogen.synth import FootSpec, synth_scan
+    from orthogen.synth.model import FootSpec, synth_scan
 
     mesh, _ = synth_scan(FootSpec(length_mm=length), kind=kind, **kw)
     return mesh
 
 
 def _stl_bytes(v: np.ndarray, f: np.ndarray) -> bytes:
-    from orthogen.export import stl_bytes
+    from orthogen.output.export import stl_bytes
 
     return stl_bytes(v, f)
 
@@ -362,7 +362,7 @@ def _egg(p):
 def _two_feet(p):
     import trimesh
 
-    from orthogen.synth import FootSpec, synth_scan
+    from orthogen.synth.model import FootSpec, synth_scan
 
     left, _ = synth_scan(FootSpec(length_mm=250.0, side="left"), kind="plantar_shell")
     right, _ = synth_scan(FootSpec(length_mm=250.0, side="right"), kind="plantar_shell")
@@ -385,7 +385,7 @@ def _xml_bomb(p):
 
 @_design("cm_no_units.stl")
 def _cm_without_units(p):
-    from orthogen.synth import FootSpec, synth_scan
+    from orthogen.synth.model import FootSpec, synth_scan
 
     mesh, _ = synth_scan(FootSpec(length_mm=260), kind="plantar_shell", units="cm")
     mesh.export(p)
@@ -440,7 +440,7 @@ SCAN_CASES: list[tuple[str, Builder, str]] = [
 # --------------------------------------------------------------------------------- prescription builders
 def small_scan(d: Path) -> str:
     """A valid scan that is quick to design (a 140 mm plantar shell), written to ``d``."""
-    from orthogen.synth import FootSpec, synth_scan
+    from orthogen.synth.model import FootSpec, synth_scan
 
     synth_scan(FootSpec(length_mm=140.0), kind="plantar_shell", rotation="random", seed=2)[0].export(
         d / "foot.stl"
@@ -611,7 +611,7 @@ RX_CASES: list[tuple[str, Builder, str]] = [
 KNOWN_BUGS: dict[str, str] = {}
 
 
-#: Cases also run through a real ``python -m orthogen.cli`` process in the default suite (time and
+#: Cases also run through a real ``python -m orthogen.cli.app`` process in the default suite (time and
 #: memory measured); with ORTHOGEN_LONG=1 every case is. The others run the same CLI app in-process
 #: (typer's CliRunner), which checks the same message, exit code and output folder at a fraction of
 #: the cost (a CLI process spends ~1.5 s importing numpy/scipy before it looks at the file).
@@ -701,7 +701,7 @@ def run_in_process(
     """The same case through the CLI app in this process (no memory measurement)."""
     from typer.testing import CliRunner
 
-    from orthogen.cli import app
+    from orthogen.cli.app import app
 
     args, name = build(workdir)
     monkeypatch.chdir(workdir)
@@ -729,13 +729,13 @@ def test_bad_prescription_is_refused_in_one_line(tmp_path, monkeypatch, cid, bui
 
 @pytest.mark.parametrize(("cid", "build", "pattern"), _params(SCAN_CASES + RX_CASES, subprocess_run=True))
 def test_bad_input_through_the_cli_process(tmp_path, cid, build, pattern):
-    """The real ``python -m orthogen.cli`` process: one line, exit 2, < 20 s, < 1 GB, nothing written."""
+    """The real ``python -m orthogen.cli.app`` process: one line, exit 2, < 20 s, < 1 GB, nothing written."""
     res, problems = run_case(cid, build, pattern, tmp_path)
     assert not problems, f"{problems}; stderr: {res.stderr[-600:]!r}"
 
 
 def test_pair_of_two_left_feet_is_refused(tmp_path):
-    from orthogen.synth import FootSpec, synth_scan
+    from orthogen.synth.model import FootSpec, synth_scan
 
     for name in ("a.stl", "b.stl"):
         synth_scan(FootSpec(length_mm=150), kind="plantar_shell")[0].export(tmp_path / name)
@@ -756,7 +756,7 @@ def test_output_folder_that_is_a_file_is_refused(tmp_path):
 
 
 def test_scan_limits_are_documented_in_the_readme():
-    from orthogen.scan_io import MAX_BYTES, MAX_FACES
+    from orthogen.scan import MAX_BYTES, MAX_FACES
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert f"{MAX_FACES:,}" in readme

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from orthogen.batch import MANIFEST, completed_manifest, run_batch, sha256_file
-from orthogen.orders import check_orders, parse_orders
+from orthogen.lab.batch import MANIFEST, completed_manifest, run_batch, sha256_file
+from orthogen.lab.orders import check_orders, parse_orders
 
 REPO = Path(__file__).resolve().parents[1]
 SCANS = REPO / "foot_scans"
@@ -24,7 +24,7 @@ COLUMNS = ["order_id", "patient_ref", "left_scan", "right_scan", "prescription",
            "formats"]
 #: overrides for a quick device (three-quarter length, no pad, no skive, no label)
 FAST = "template=dress;length=three_quarter;met_pad=false;medial_heel_skive_mm=0;heel_cup_depth_mm=9;label="
-CLI = [sys.executable, "-c", "from orthogen.cli import main; main()"]
+CLI = [sys.executable, "-c", "from orthogen.cli.app import main; main()"]
 
 
 def write_orders(path: Path, rows: list[dict]) -> Path:
@@ -344,7 +344,7 @@ def test_worker_threads_capped_at_one(monkeypatch):
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    from orthogen.batch import THREAD_VARS, _init_worker, one_thread_env
+    from orthogen.lab.batch import THREAD_VARS, _init_worker, one_thread_env
 
     monkeypatch.setenv("OMP_NUM_THREADS", "4")
     with one_thread_env():

@@ -16,7 +16,7 @@ SAMPLE = BUNDLED_SCANS / "synth_left_full_foot.stl"
 
 def run(*args, cwd=None):
     return subprocess.run(
-        [sys.executable, "-m", "orthogen.cli", *map(str, args)],
+        [sys.executable, "-m", "orthogen", *map(str, args)],
         capture_output=True,
         text=True,
         cwd=cwd,

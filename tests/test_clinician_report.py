@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from orthogen.clinician_report import render_report
-from orthogen.design import design_scan
-from orthogen.prescription import load_prescription
+from orthogen.device.design import design_scan
+from orthogen.output.clinician_report import render_report
+from orthogen.rx.model import load_prescription
 
 REPO = Path(__file__).resolve().parents[1]
 SCANS = REPO / "foot_scans"
@@ -25,7 +25,7 @@ ORDER = {"order_id": "R-77", "patient_ref": "PAT <b>&amp; 'x'", "quantity": 2, "
 @pytest.fixture(scope="module")
 def pair():
     """A left and a right device with heel lifts 3 and 9 mm, and their pictures."""
-    from orthogen.preview import pair_png, preview_png
+    from orthogen.output.preview import pair_png, preview_png
 
     rx = REPO / "templates" / "example_rx.yaml"
     feet = (("left", "synth_left_full_foot.stl", 3), ("right", "synth_right_plantar_shell.obj", 9))

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from orthogen.design import design_foot
+from orthogen.device.design import design_foot
 from orthogen.errors import GeometryError, PrescriptionError
-from orthogen.export import json_text, stl_bytes
-from orthogen.heightmap import envelopes, sample
-from orthogen.pipeline import MeasureOptions, measure_scan
-from orthogen.prescription import load_prescription
+from orthogen.foot.heightmap import envelopes, sample
+from orthogen.foot.measure_scan import MeasureOptions, measure_scan
+from orthogen.output.export import json_text, stl_bytes
+from orthogen.rx.model import load_prescription
 
 from .conftest import BUNDLED_SCANS, real_scan
 

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCANS = ROOT / "foot_scans"
 TEMPLATES = ROOT / "templates"
 LONG = bool(os.environ.get("ORTHOGEN_LONG"))
-CLI = [sys.executable, "-m", "orthogen.cli"]
+CLI = [sys.executable, "-m", "orthogen"]
 TIMING_COLUMNS = {"measure_s", "design_s", "order_s"}
 
 
@@ -48,7 +48,7 @@ def _differences(a: dict[str, bytes], b: dict[str, bytes]) -> list[str]:
 
 
 def test_design_is_byte_identical_across_processes(tmp_path):
-    from orthogen.synth import FootSpec, synth_scan
+    from orthogen.synth.model import FootSpec, synth_scan
 
     scan = tmp_path / "right.obj"
     synth_scan(FootSpec(length_mm=180.0, side="right"), kind="plantar_shell", rotation="random", seed=5)[
@@ -73,7 +73,7 @@ def test_design_is_byte_identical_across_processes(tmp_path):
     assert not _differences(a, b)
 
     # and the same bytes from design_files in this process
-    from orthogen.jobs import design_files
+    from orthogen.cli.design_job import design_files
 
     design_files(
         [scan], rx, ["side=right", "label=DET-1"], tmp_path / "c", formats=("stl", "3mf"), preview=True
@@ -100,7 +100,7 @@ def _write_orders(path: Path, rows: list[dict]) -> Path:
 
 
 def _small_orders(folder: Path) -> Path:
-    from orthogen.synth import FootSpec, synth_scan
+    from orthogen.synth.model import FootSpec, synth_scan
 
     rows = []
     for i, (side, kind) in enumerate((("left", "plantar_shell"), ("right", "impression"))):
@@ -138,7 +138,7 @@ def _summary_without_timings(text: str) -> list[dict]:
 
 @pytest.mark.parametrize("orders", ["small"] + (["sample"] if LONG else []))
 def test_batch_is_byte_identical_across_worker_counts(tmp_path, orders):
-    pytest.importorskip("orthogen.batch")
+    pytest.importorskip("orthogen.lab.batch")
     order_file = (_small_orders if orders == "small" else _sample_orders)(tmp_path)
     outs = {}
     for workers in ("1", "2"):

@@ -1,6 +1,6 @@
 """Short fuzzing of the scan readers and the prescription parser.
 
-Every input, however mangled, must give a :class:`~orthogen.scan_io.Scan` or a one-line
+Every input, however mangled, must give a :class:`~orthogen.scan.Scan` or a one-line
 :class:`~orthogen.errors.ScanError` naming the file (readers), or a ``Prescription`` or a one-line
 :class:`~orthogen.errors.PrescriptionError` (parser). Nothing else may escape.
 
@@ -160,7 +160,7 @@ _TOKENS = [
 
 def mutate_text(data: bytes, rng: np.random.Generator, rounds: int | None = None) -> bytes:
     """Line- and token-level edits of a text prescription (stays UTF-8 unless a byte edit is drawn)."""
-    from orthogen.prescription import _all_keys
+    from orthogen.rx.model import _all_keys
 
     keys = _all_keys()
     lines = data.decode("utf-8", "replace").split("\n")
@@ -196,7 +196,7 @@ def mutate_text(data: bytes, rng: np.random.Generator, rounds: int | None = None
 # ----------------------------------------------------------------------------------- oracles
 def read_outcome(data: bytes, ext: str, folder: Path) -> str:
     """Load ``data`` as a scan file; return "scan" or "ScanError: ..."; anything else raises."""
-    from orthogen.scan_io import Scan, load_scan
+    from orthogen.scan import Scan, load_scan
 
     path = folder / f"fuzz.{ext}"
     path.write_bytes(data)
@@ -217,7 +217,7 @@ def read_outcome(data: bytes, ext: str, folder: Path) -> str:
 
 def rx_outcome(text: bytes, suffix: str, folder: Path, overrides: list[str] | None = None) -> str:
     """Load ``text`` as a prescription file; return "ok" or "PrescriptionError: ..."."""
-    from orthogen.prescription import Prescription, load_prescription
+    from orthogen.rx.model import Prescription, load_prescription
 
     path = folder / f"fuzz{suffix}"
     path.write_bytes(text)
@@ -234,7 +234,7 @@ def rx_outcome(text: bytes, suffix: str, folder: Path, overrides: list[str] | No
 
 
 def overrides_outcome(overrides: list[str]) -> str:
-    from orthogen.prescription import Prescription, load_prescription
+    from orthogen.rx.model import Prescription, load_prescription
 
     try:
         rx = load_prescription(None, overrides)
@@ -329,7 +329,7 @@ def test_mutated_prescriptions_give_a_prescription_or_an_error(seed, suffix):
 
 
 def _keys() -> list[str]:
-    from orthogen.prescription import _all_keys
+    from orthogen.rx.model import _all_keys
 
     return _all_keys()
 

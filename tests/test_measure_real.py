@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from orthogen.errors import ScanError
-from orthogen.pipeline import MeasureOptions, measure_scan
+from orthogen.foot.measure_scan import MeasureOptions, measure_scan
 
 from .conftest import real_scan
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from orthogen.pipeline import MeasureOptions, measure_scan
-from orthogen.synth import FootSpec
+from orthogen.foot.measure_scan import MeasureOptions, measure_scan
+from orthogen.synth.model import FootSpec
 
 CASES = [
     # (spec, kind, units, extra synth options, file name)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from orthogen.cli import app
+from orthogen.cli.app import app
 from orthogen.errors import PrescriptionError
-from orthogen.orders import (
+from orthogen.lab.orders import (
     MAX_ID_CHARS,
     check_orders,
     order_id_problem,
@@ -18,8 +18,8 @@ from orthogen.orders import (
     parse_orders,
     split_overrides,
 )
-from orthogen.prescription import load_prescription
-from orthogen.templates_io import template_names
+from orthogen.rx.model import load_prescription
+from orthogen.rx.templates import template_names
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATES = REPO / "templates"

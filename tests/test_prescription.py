@@ -11,9 +11,9 @@ import pydantic
 import pytest
 import yaml
 
-from orthogen import templates_io
+from orthogen.rx import templates as templates_io
 from orthogen.errors import PrescriptionError
-from orthogen.prescription import (
+from orthogen.rx.model import (
     NESTED_MODELS,
     SCHEMA_PATH,
     Prescription,
@@ -701,7 +701,7 @@ def test_foot_length_hint():
 def test_json_schema_file_is_up_to_date():
     assert SCHEMA_PATH == TEMPLATES / "prescription.schema.json"
     assert SCHEMA_PATH.read_text(encoding="utf-8") == json_schema_text(), (
-        "run: python -c 'from orthogen.prescription import write_json_schema; write_json_schema()'"
+        "run: python -c 'from orthogen.rx.model import write_json_schema; write_json_schema()'"
     )
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from orthogen.design import Design, design_scan
-from orthogen.prescription import load_prescription
-from orthogen.preview import pair_figure, pair_png, preview_figure, preview_png, write_preview
+from orthogen.device.design import Design, design_scan
+from orthogen.output.preview import pair_figure, pair_png, preview_figure, preview_png, write_preview
+from orthogen.rx.model import load_prescription
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_SCANS = ROOT.parent / "shared" / "foot_scans"
@@ -30,7 +30,7 @@ def designs(tmp_path_factory) -> dict[str, Design]:
     for side, name in (("left", "synth_left_full_foot.stl"), ("right", "synth_right_plantar_shell.obj")):
         path = BUNDLED_SCANS / name
         if not path.exists():
-            synth = pytest.importorskip("orthogen.synth")
+            synth = pytest.importorskip("orthogen.synth.model")
             mesh, _ = synth.synth_scan(synth.FootSpec(side=side), kind="plantar_shell")
             path = tmp_path_factory.mktemp("scans") / f"synth_{side}.stl"
             mesh.export(path)
@@ -116,7 +116,7 @@ def test_write_preview_is_atomic(designs, tmp_path):
 
 
 def test_import_does_not_load_matplotlib():
-    code = "import sys, orthogen.preview; sys.exit('matplotlib' in sys.modules)"
+    code = "import sys, orthogen.output.preview; sys.exit('matplotlib' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 

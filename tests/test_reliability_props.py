@@ -1,6 +1,6 @@
 """Property-based reliability tests: any foot, any prescription -> a correct device or a clear refusal.
 
-Feet are synthetic (``orthogen.synth``): 100-350 mm, left/right, all three scan kinds, mm/cm/m,
+Feet are synthetic (``orthogen.synth.model``): 100-350 mm, left/right, all three scan kinds, mm/cm/m,
 noise, holes, random rotation and translation, mirrored, inverted winding, STL/PLY/OBJ. Every
 outcome must be either a device that
 
@@ -30,7 +30,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
-from orthogen.corrections import MIN_THICKNESS_MM
+from orthogen.device.corrections import MIN_THICKNESS_MM
 from orthogen.errors import OrthogenError, ScanError
 
 LONG = bool(os.environ.get("ORTHOGEN_LONG"))
@@ -111,7 +111,7 @@ def foot_cases(draw, kinds=("full_foot", "plantar_shell", "impression")) -> Foot
 
 def write_scan(case: FootCase, folder: Path) -> Path:
     """Make the scan ``case`` describes and write it to ``folder``; return its path."""
-    from orthogen.synth import FootSpec, synth_scan
+    from orthogen.synth.model import FootSpec, synth_scan
 
     spec = FootSpec(
         length_mm=case.length_mm,
@@ -145,9 +145,9 @@ def write_scan(case: FootCase, folder: Path) -> Path:
 
 def measure_case(case: FootCase, rx=None):
     """Write the scan and measure it with the options a user would give (``--units cm`` if drawn)."""
-    from orthogen.design import measure_options_from_rx
-    from orthogen.pipeline import MeasureOptions, measure_scan
-    from orthogen.prescription import load_prescription
+    from orthogen.device.design import measure_options_from_rx
+    from orthogen.foot.measure_scan import MeasureOptions, measure_scan
+    from orthogen.rx.model import load_prescription
 
     rx = rx or load_prescription(None, [])
     with tempfile.TemporaryDirectory() as d:
@@ -218,7 +218,7 @@ def rx_sets(draw, lift=None, rearfoot=None, forefoot=None) -> list[str]:
 
 
 def load_rx(sets: list[str]):
-    from orthogen.prescription import load_prescription
+    from orthogen.rx.model import load_prescription
 
     return load_prescription(None, sets)
 
@@ -239,7 +239,7 @@ class Outcome:
 
 def read_back(stl: bytes):
     """Vertices and faces of an STL as a slicer sees them: float32, exactly-equal corners merged."""
-    from orthogen.scan_io.stl import BINARY_RECORD, merge_soup
+    from orthogen.scan.stl import BINARY_RECORD, merge_soup
 
     count = int(np.frombuffer(stl, "<u4", count=1, offset=80)[0])
     assert len(stl) == 84 + 50 * count
@@ -253,8 +253,8 @@ def device_problems(design, case: FootCase | None) -> list[str]:
     import trimesh
     from scipy import ndimage
 
-    from orthogen.export import stl_bytes
-    from orthogen.heightmap import Grid, envelopes
+    from orthogen.foot.heightmap import Grid, envelopes
+    from orthogen.output.export import stl_bytes
 
     problems: list[str] = []
     v, f = read_back(stl_bytes(design.vertices, design.faces))
@@ -329,7 +329,7 @@ def _fmt(case, sets) -> str:
 
 def design_or_refusal(case: FootCase, sets: list[str]):
     """(foot, design) or raise OrthogenError; anything else propagates."""
-    from orthogen.design import design_foot
+    from orthogen.device.design import design_foot
 
     rx = load_rx(sets)
     foot = measure_case(case, rx)
@@ -353,7 +353,7 @@ def check_any(case: FootCase, sets: list[str]) -> list[str]:
 
 def check_lift(case: FootCase, sets: list[str], lift: float) -> list[str]:
     """The heel lift measured back against the same design without it (0.2 mm)."""
-    from orthogen.design import design_foot
+    from orthogen.device.design import design_foot
 
     sets = replaced(sets, heel_lift_mm=_r(lift))
     foot, with_lift = design_or_refusal(case, sets)
@@ -364,7 +364,7 @@ def check_lift(case: FootCase, sets: list[str], lift: float) -> list[str]:
 
 def check_posts(case: FootCase, sets: list[str], rf: float, ff: float) -> list[str]:
     """Rearfoot and forefoot posts measured back against the same design unposted (0.5 deg)."""
-    from orthogen.design import design_foot
+    from orthogen.device.design import design_foot
 
     rf, ff = round(rf, 2), round(ff, 2)
     sets = replaced(sets, rearfoot_post_deg=_r(rf), forefoot_post_deg=_r(ff))
@@ -413,7 +413,7 @@ def test_posts_are_measured_back(case, sets, rf, ff):
 @pytest.mark.parametrize("side", ["left", "right"])
 def test_mirrored_scan_gives_the_mirrored_device(side):
     """A scan and its mirror image give devices that are mirror images of each other (to the grid)."""
-    from orthogen.design import design_foot
+    from orthogen.device.design import design_foot
 
     base = _case(length_mm=230.0, ball_ratio=0.38, heel_ratio=0.66, side=side, seed=3)
     rx = load_rx(["rearfoot_post_deg=4", "heel_lift_mm=3"])
@@ -456,7 +456,7 @@ def test_open_scan_with_inverted_winding_is_not_misread(kind, length):
 def test_forefoot_post_on_a_short_shell_is_delivered_or_refused(length_mm):
     """Was: a 5 deg forefoot post on a three-quarter shell turned the forefoot by 0.1-2.9 deg and the
     device passed its checks (only a warning was given)."""
-    from orthogen.design import design_foot
+    from orthogen.device.design import design_foot
 
     foot = measure_case(_case(length_mm=length_mm, kind="full_foot", arch_mm=0.077 * length_mm))
     sets = ["length=three_quarter", "arch_fill_mm=0"]
@@ -473,7 +473,7 @@ def test_forefoot_post_on_a_short_shell_is_delivered_or_refused(length_mm):
 def test_engraved_label_keeps_the_written_stl_closed(label):
     """Was: glyphs touching at a point (KA, KX, KY, TY, VY, YT, YV, YY, _J) pinched the engraved solid:
     two vertices at one position, so the STL as written was not watertight though the checks passed."""
-    from orthogen.design import design_foot
+    from orthogen.device.design import design_foot
 
     case = _case(seed=1)
     try:

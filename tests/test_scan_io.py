@@ -1,4 +1,4 @@
-"""Tests for orthogen.scan_io: round trips, a bad-input corpus and the real scans."""
+"""Tests for orthogen.scan: round trips, a bad-input corpus and the real scans."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import trimesh
 
 from orthogen.errors import ScanError
-from orthogen.scan_io import MAX_BYTES, MAX_FACES, READERS, SUPPORTED_EXTENSIONS, Scan, load_scan
+from orthogen.scan import MAX_BYTES, MAX_FACES, READERS, SUPPORTED_EXTENSIONS, Scan, load_scan
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "foot_scans"
 

@@ -1,4 +1,4 @@
-"""Tests of orthogen.synth: the synthetic foot model, its meshes and its ground truth."""
+"""Tests of orthogen.synth.model: the synthetic foot model, its meshes and its ground truth."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from orthogen import synth
-from orthogen.synth import FootSpec, foot_surfaces, synth_scan, write_sample_scans
+from orthogen.synth import model as synth
+from orthogen.synth.model import FootSpec, foot_surfaces, synth_scan, write_sample_scans
 
 ROOT = Path(__file__).resolve().parents[1]
 SCALE = {"mm": 1.0, "cm": 10.0, "m": 1000.0}

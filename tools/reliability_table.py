@@ -11,7 +11,7 @@ failure; every outcome is counted):
 * the three hypothesis properties of ``tests/test_reliability_props.py`` (random synthetic feet and
   prescriptions; devices checked read back from their STL bytes);
 * every case of the bad-input corpus of ``tests/test_bad_inputs.py`` through a real
-  ``python -m orthogen.cli`` process (exit code, one-line message naming the file, time, memory,
+  ``python -m orthogen.cli.app`` process (exit code, one-line message naming the file, time, memory,
   nothing written);
 * the seeded mutation fuzzer of ``tools/fuzz_long.py`` on the readers and the prescription parser;
 * determinism: ``orthogen design`` in two processes, ``orthogen batch`` with 1 and 2 workers.
@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
                 text += "; **new problems**: " + "; ".join(f"{r['id']}: {r['problems']}" for r in new)
             if fixed:
                 text += "; known bugs now behaving: " + ", ".join(r["id"] for r in fixed)
-            print(f"| bad {group} inputs through `python -m orthogen.cli design` | {len(rs)} | {text} |")
+            print(f"| bad {group} inputs through `python -m orthogen.cli.app design` | {len(rs)} | {text} |")
     if "fuzz" not in args.skip:
         for target, res in run_fuzz(fuzz_s, args.seed).items():
             st = res["stats"]

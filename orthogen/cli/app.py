@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from .errors import OrthogenError
+from orthogen.errors import OrthogenError
 
 app = typer.Typer(
     add_completion=False,
@@ -34,7 +34,7 @@ def _root(
 ) -> None:
     """orthogen: foot scan + prescription in, verified custom foot orthosis out."""
     if version:
-        from . import __version__
+        from orthogen import __version__
 
         typer.echo(f"orthogen {__version__}")
         raise typer.Exit(0)
@@ -107,7 +107,7 @@ def measure_cmd(
     """Load, classify, align and measure a foot scan."""
 
     def job():
-        from .pipeline import MeasureOptions, measure_scan
+        from orthogen.foot.measure_scan import MeasureOptions, measure_scan
 
         opts = MeasureOptions(units=units.value, side=side.value, kind=kind.value, foot_length_mm=foot_length)
         return measure_scan(scan, opts)
@@ -147,7 +147,7 @@ def design_cmd(
         _fail(f"design takes one or two scans, got {len(scans)}", 2)
 
     def job():
-        from .jobs import design_files
+        from orthogen.cli.design_job import design_files
 
         return design_files(
             scans,
@@ -172,7 +172,7 @@ def design_cmd(
 @app.command("templates")
 def templates_cmd() -> None:
     """List the insole templates, one line each."""
-    from .templates_io import list_templates
+    from orthogen.rx.templates import list_templates
 
     for name, desc in run_guarded(list_templates):
         typer.echo(f"{name:<12} {desc}")
@@ -207,15 +207,18 @@ def _print_measure_table(report: dict) -> None:
         console.print(f"[yellow]warning:[/yellow] {w}")
 
 
-def _register_lab_commands() -> None:
-    """Lab workflow commands (batch, validate, init-rx) live in their own module."""
-    import importlib.util
-
-    if importlib.util.find_spec(f"{__package__}.cli_lab") is not None:
-        importlib.import_module(f"{__package__}.cli_lab")  # registers its commands on ``app``
+#: Modules that register more commands on ``app`` when imported (a small registry: one line per module).
+COMMAND_MODULES = ("orthogen.cli.lab",)
 
 
-_register_lab_commands()
+def _register_commands() -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name)
+
+
+_register_commands()
 
 
 def main() -> None:
@@ -227,7 +230,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    # run the package's own module object, on which cli_lab registered its commands
-    from orthogen.cli import main as _main
+    from orthogen.cli.app import main as _main
 
     _main()

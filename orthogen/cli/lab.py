@@ -1,6 +1,6 @@
 """Lab workflow commands: ``orthogen batch``, ``orthogen validate`` and ``orthogen init-rx``.
 
-Imported by :mod:`orthogen.cli` at the end, so the commands register on its ``app``. Problems with
+Imported by :mod:`orthogen.cli.app` at the end, so the commands register on its ``app``. Problems with
 the input end with one line each on stderr and exit code 2 (``run_guarded`` / ``_fail``);
 ``batch`` exits 1 when some orders failed (their reasons are in ``summary.csv``).
 """
@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .cli import _fail, app, run_guarded
+from orthogen.cli.app import _fail, app, run_guarded
 
 RX_SUFFIXES = (".yaml", ".yml", ".toml")
 ORDER_SUFFIXES = (".csv", ".json")
@@ -66,7 +66,7 @@ def batch_cmd(
             progress.console.print(f"failed: {r['order_id']!r}: {r['reason']}", markup=False, soft_wrap=True)
 
     def job() -> dict:
-        from .batch import run_batch
+        from orthogen.lab.batch import run_batch
 
         with progress:
             return run_batch(orders, out, workers=workers, executor=executor.value, scheduler=scheduler,
@@ -88,7 +88,7 @@ def validate_cmd(
     """Check a prescription or an order file without building anything; exit 2 listing every problem."""
     suffix = path.suffix.lower()
     if suffix in RX_SUFFIXES:
-        from .prescription import load_prescription
+        from orthogen.rx.model import load_prescription
 
         rx = run_guarded(lambda: load_prescription(path))
         for w in rx.warnings():
@@ -98,7 +98,7 @@ def validate_cmd(
     if suffix not in ORDER_SUFFIXES:
         _fail(f"{path}: cannot validate a {path.suffix or 'file without extension'!r} file "
               f"(prescriptions: {', '.join(RX_SUFFIXES)}; order files: {', '.join(ORDER_SUFFIXES)})", 2)
-    from .orders import check_orders
+    from orthogen.lab.orders import check_orders
 
     orders, problems, warnings = run_guarded(lambda: check_orders(path))
     for w in warnings:
@@ -126,7 +126,7 @@ def init_rx_cmd(
         _fail(f"{out}: already exists (use --force to overwrite)", 2)
 
     def write() -> Path:
-        from .export import atomic_write
+        from orthogen.output.export import atomic_write
 
         return atomic_write(out, lambda p: p.write_text(text, encoding="utf-8"))
 
@@ -155,8 +155,8 @@ def starting_prescription(name: str) -> str:
     Every other key stays in the file as a comment with its range and default, so the clinician
     uncomments what the patient needs. Raises PrescriptionError for an unknown template.
     """
-    from .prescription import Prescription
-    from .templates_io import load_template, templates_dir
+    from orthogen.rx.model import Prescription
+    from orthogen.rx.templates import load_template, templates_dir
 
     tpl = load_template(name)
     values = {"template": name, **tpl["defaults"]}

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from orthogen.errors import ScanError
-from orthogen.scan_io.types import check_vertex_count
+from orthogen.scan.types import check_vertex_count
 
 # Line starts of vertex and face lines ("v" alone is a malformed vertex line).
 _V_HEADS = ("v ", "v\t", "v")

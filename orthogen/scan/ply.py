@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from orthogen.errors import ScanError
-from orthogen.scan_io.obj import fan_triangulate
-from orthogen.scan_io.types import check_vertex_count
+from orthogen.scan.obj import fan_triangulate
+from orthogen.scan.types import check_vertex_count
 
 _TYPES = {
     "char": "i1", "int8": "i1", "uchar": "u1", "uint8": "u1",

@@ -29,9 +29,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import __version__
-from .errors import OrthogenError, ScanError
-from .orders import Order, order_id_problem, order_prescriptions, parse_orders
+from orthogen import __version__
+from orthogen.errors import OrthogenError, ScanError
+from orthogen.lab.orders import Order, order_id_problem, order_prescriptions, parse_orders
 
 MANIFEST = "order.done.json"
 MANIFEST_FORMAT = "orthogen-order-manifest/1"
@@ -68,7 +68,7 @@ def sha256_file(path: str | Path) -> str:
 def order_fingerprint(order: Order, rxs: dict) -> str:
     """Hash of everything an order's outputs depend on: scan and prescription bytes, overrides, order facts,
     the prescriptions as applied and their template files."""
-    from .templates_io import template_path
+    from orthogen.rx.templates import template_path
 
     facts = {k: v for k, v in order.to_dict().items() if k not in ("source", "row", "problems", "scans")}
     facts["prescription"] = None
@@ -139,10 +139,10 @@ def run_order(spec: dict) -> dict:
 
 
 def _do_order(order: Order, out_dir: Path, timings: dict[str, float]) -> dict:
-    from .design import design_foot, measure_options_from_rx
-    from .export import json_text, stl_bytes, threemf_bytes_to
-    from .pipeline import MeasureOptions, measure_scan
-    from .preview import pair_png, preview_png
+    from orthogen.device.design import design_foot, measure_options_from_rx
+    from orthogen.foot.measure_scan import MeasureOptions, measure_scan
+    from orthogen.output.export import json_text, stl_bytes, threemf_bytes_to
+    from orthogen.output.preview import pair_png, preview_png
 
     problems = list(order.problems) or [p for p in [order_id_problem(order.order_id)] if p]
     if problems:
@@ -189,7 +189,7 @@ def _do_order(order: Order, out_dir: Path, timings: dict[str, float]) -> dict:
 
 
 def _render_html(order: Order, designs: dict, previews: dict, pair: bytes | None, files: list[str]) -> str:
-    from .clinician_report import render_report
+    from orthogen.output.clinician_report import render_report
 
     facts = {
         "order_id": order.order_id, "patient_ref": order.patient_ref, "quantity": order.quantity,
@@ -444,7 +444,7 @@ def summary_rows(results: list[dict]) -> list[dict]:
 
 def write_summary(out_dir: Path, results: list[dict], meta: dict) -> tuple[Path, Path]:
     """Write ``summary.csv`` and ``summary.json`` atomically."""
-    from .export import atomic_write, json_text
+    from orthogen.output.export import atomic_write, json_text
 
     rows = summary_rows(results)
     buf = io.StringIO()

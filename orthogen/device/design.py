@@ -14,16 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .corrections import MIN_THICKNESS_MM, DeviceSurfaces, build_surfaces
-from .errors import GeometryError, OrthogenError
-from .measure import ARCH_LINE_FRACTION, ARCH_RANGE, BALL_RANGE
-from .pipeline import MeasuredFoot, MeasureOptions, measure_scan
-from .prescription import SHORT_SHELL_END_MM, Prescription
-from .solid import Solid, build_solid
-from .template import FittedOutline, TemplateGeometry, fit_outline, load_geometry, trim_length
-from .templates_io import load_template
-from .verify import Checks, Probe, measure_device, require_valid
+from orthogen import __version__
+from orthogen.device.corrections import MIN_THICKNESS_MM, DeviceSurfaces, build_surfaces
+from orthogen.device.solid import Solid, build_solid
+from orthogen.device.template import FittedOutline, TemplateGeometry, fit_outline, load_geometry, trim_length
+from orthogen.device.verify import Checks, Probe, measure_device, require_valid
+from orthogen.errors import GeometryError, OrthogenError
+from orthogen.foot.measure import ARCH_LINE_FRACTION, ARCH_RANGE, BALL_RANGE
+from orthogen.foot.measure_scan import MeasuredFoot, MeasureOptions, measure_scan
+from orthogen.rx.model import SHORT_SHELL_END_MM, Prescription
+from orthogen.rx.templates import load_template
 
 LABEL_DEPTH_MM = 0.6
 

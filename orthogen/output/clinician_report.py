@@ -2,7 +2,7 @@
 
 It shows who and what the order is for, the foot measurements with the foot type and its
 definition, the prescription as applied (left and right side by side for a pair) with warnings,
-pictures from :mod:`orthogen.preview` (thickness map from above with a colour bar, medial profile,
+pictures from :mod:`orthogen.output.preview` (thickness map from above with a colour bar, medial profile,
 heel section with the posting angle) and the output checks read back from the device mesh.
 Everything is inline: CSS in a ``<style>`` element and pictures as base64 PNG data URLs, so the file
 opens offline and can be mailed or archived on its own. The same inputs give the same bytes.
@@ -15,10 +15,10 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
+from orthogen import __version__
 
 if TYPE_CHECKING:
-    from .design import Design
+    from orthogen.device.design import Design
 
 PASS, FAIL, INFO = "pass", "fail", "info"
 _MARK = {PASS: "&#10003;", FAIL: "&#10007;", INFO: "&#8226;"}
@@ -107,7 +107,7 @@ def _unit(key: str) -> str:
 
 
 def _rx_rows(designs: Mapping[str, Design]) -> tuple[list[list[str]], list[str]]:
-    from .prescription import Prescription
+    from orthogen.rx.model import Prescription
 
     applied = {s: d.prescription.as_applied() for s, d in designs.items()}
     rows, classes = [], []
@@ -124,7 +124,7 @@ def _rx_rows(designs: Mapping[str, Design]) -> tuple[list[list[str]], list[str]]
 
 def _check_rows(designs: Mapping[str, Design]) -> list[tuple[str, list[tuple[str, str]]]]:
     """``(label, [(mark, text) per side])``: verified checks with pass marks, clinical numbers as info."""
-    from .design import LABEL_DEPTH_MM
+    from orthogen.device.design import LABEL_DEPTH_MM
 
     reports = {s: d.report() for s, d in designs.items()}
 
@@ -251,8 +251,8 @@ def render_report(
     order : order facts: ``order_id``, ``patient_ref`` and optionally ``quantity``, ``notes``,
         ``prescription`` (file name) and ``overrides`` (list of ``key=value``).
     designs : the finished devices by side (``"left"``/``"right"``), one or two.
-    previews : preview PNG per side (``orthogen.preview.preview_png``); rendered when missing.
-    pair_picture : the pair PNG (``orthogen.preview.pair_png``); rendered for a pair when missing.
+    previews : preview PNG per side (``orthogen.output.preview.preview_png``); rendered when missing.
+    pair_picture : the pair PNG (``orthogen.output.preview.pair_png``); rendered for a pair when missing.
     extra_warnings : order-level warnings per side, shown with the design's own.
     files : output file names listed at the bottom.
 
@@ -261,7 +261,7 @@ def render_report(
     str
         The HTML text (UTF-8, no external resources).
     """
-    from . import preview
+    from orthogen.output import preview
 
     designs = {s: designs[s] for s in ("left", "right") if s in designs}
     sides, heads = list(designs), [s.capitalize() for s in designs]

@@ -17,7 +17,7 @@ import shapely
 from scipy import ndimage
 from shapely.geometry import Polygon
 
-from .heightmap import Grid, fill_gaps, lower_envelope
+from orthogen.foot.heightmap import Grid, fill_gaps, lower_envelope
 
 #: Sole cells at most this high above the floor count as touching it (the "ink print"), mm.
 CONTACT_HEIGHT_MM = 3.0
@@ -253,7 +253,7 @@ def footprint_mask(heights: np.ndarray, grid: Grid, open_surface: bool = True) -
     if n > 1:
         sizes = np.sort(np.bincount(lab.ravel())[1:])[::-1]
         if sizes[1] >= SECOND_PART_SHARE * sizes[0]:
-            from .errors import ScanError
+            from orthogen.errors import ScanError
 
             raise ScanError(
                 f"the scan holds {int(np.sum(sizes >= SECOND_PART_SHARE * sizes[0]))} foot-sized parts "

@@ -25,13 +25,13 @@ from scipy import ndimage
 from shapely import contains_xy
 from shapely.geometry import Polygon
 
-from .errors import GeometryError
-from .heightmap import Grid, sample
-from .measure import ARCH_LINE_FRACTION, ARCH_RANGE, Measurements
-from .plantar import PlantarSurface
-from .prescription import Prescription
-from .template import FittedOutline, TemplateGeometry
-from .verify import Probe, forefoot_region, frontal_angle, heel_seat_region
+from orthogen.device.template import FittedOutline, TemplateGeometry
+from orthogen.device.verify import Probe, forefoot_region, frontal_angle, heel_seat_region
+from orthogen.errors import GeometryError
+from orthogen.foot.heightmap import Grid, sample
+from orthogen.foot.measure import ARCH_LINE_FRACTION, ARCH_RANGE, Measurements
+from orthogen.foot.plantar import PlantarSurface
+from orthogen.rx.model import Prescription
 
 #: No part of a device may be thinner than this (mm): printable in PP, TPU or nylon.
 MIN_THICKNESS_MM = 1.0

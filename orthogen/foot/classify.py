@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ScanError
+from orthogen.errors import ScanError
 
 #: Plausible longest extent of a foot scan in mm (a foot 100-350 mm, plus a leg stub or a box rim).
 EXTENT_RANGE_MM = (80.0, 500.0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import OrthogenError
+from orthogen.errors import OrthogenError
 
 
 def split_side_overrides(overrides: list[str]) -> tuple[list[str], dict[str, list[str]]]:
@@ -46,10 +46,10 @@ def design_files(
     With two scans they are a pair: sides are taken as given or detected and must
     differ. Returns one summary dict per written device.
     """
-    from .design import design_foot, measure_options_from_rx
-    from .export import write_3mf, write_json, write_stl
-    from .pipeline import MeasureOptions, measure_scan
-    from .prescription import load_prescription
+    from orthogen.device.design import design_foot, measure_options_from_rx
+    from orthogen.foot.measure_scan import MeasureOptions, measure_scan
+    from orthogen.output.export import write_3mf, write_json, write_stl
+    from orthogen.rx.model import load_prescription
 
     common, per_side = split_side_overrides(overrides)
     out_dir = Path(out_dir)
@@ -80,7 +80,7 @@ def design_files(
             write_3mf(out_dir / f"{stem}.3mf", d.vertices, d.faces, name=stem)
         report = d.report()
         if preview:
-            from .preview import write_preview
+            from orthogen.output.preview import write_preview
 
             write_preview(out_dir / f"{stem}.png", d)
             report["preview"] = f"{stem}.png"

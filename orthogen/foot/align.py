@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import ConvexHull, QhullError
 
-from .classify import OPEN_THRESHOLD, boundary_edges, openness, vector_area
+from orthogen.foot.classify import OPEN_THRESHOLD, boundary_edges, openness, vector_area
 
 
 def rotation_to_z(u: np.ndarray) -> np.ndarray:
@@ -241,7 +241,7 @@ def open_surface_kind(
     way is still measured right. ``--kind`` overrides.
     """
     if grid is not None and heights is not None:
-        from .plantar import flange_cells
+        from orthogen.foot.plantar import flange_cells
 
         if flange_cells(heights, grid).any():
             return "impression"
@@ -251,9 +251,9 @@ def open_surface_kind(
 def _rough_footprint(v: np.ndarray, faces: np.ndarray, spacing: float, open_surface: bool):
     """Quick footprint for the alignment passes: vertex minima per cell on dense scans, the exact
     z-buffer on coarse ones (a mesh with long edges leaves most cells without a vertex)."""
-    from .errors import ScanError
-    from .heightmap import Grid, fill_gaps, lower_envelope
-    from .plantar import despike, footprint_mask, vertex_envelope
+    from orthogen.errors import ScanError
+    from orthogen.foot.heightmap import Grid, fill_gaps, lower_envelope
+    from orthogen.foot.plantar import despike, footprint_mask, vertex_envelope
 
     grid = Grid.covering(v[:, :2].min(axis=0), v[:, :2].max(axis=0), spacing, margin=2 * spacing)
     edge = float(np.median(np.linalg.norm(v[faces[:, 0]] - v[faces[:, 1]], axis=1)))
@@ -325,8 +325,8 @@ def _floor_height(vr: np.ndarray, faces: np.ndarray, mask: np.ndarray, grid) -> 
     """z of the weight-bearing plane in a levelled frame: a low percentile of the footprint's
     lower envelope, smoothed over 1.5 mm so scanner noise and a stray vertex below the sole
     do not lower the floor."""
-    from .heightmap import lower_envelope, smooth
-    from .plantar import remove_see_through
+    from orthogen.foot.heightmap import lower_envelope, smooth
+    from orthogen.foot.plantar import remove_see_through
 
     h = remove_see_through(lower_envelope(vr, faces, grid), grid.spacing)
     ok = mask & np.isfinite(h)
@@ -338,7 +338,7 @@ def _floor_height(vr: np.ndarray, faces: np.ndarray, mask: np.ndarray, grid) -> 
 
 def _heel_back(vr: np.ndarray, mask: np.ndarray, grid, zfloor: float) -> float:
     """x of the back of the heel: the rearmost scan vertex over the footprint, low enough to be foot."""
-    from .plantar import FOOTPRINT_MAX_HEIGHT_MM, vertices_in_mask
+    from orthogen.foot.plantar import FOOTPRINT_MAX_HEIGHT_MM, vertices_in_mask
 
     sel = vertices_in_mask(vr, mask, grid) & (vr[:, 2] - zfloor <= FOOTPRINT_MAX_HEIGHT_MM)
     X, _ = grid.mesh()

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import ndimage
 
-from .plantar import PlantarSurface
+from orthogen.foot.plantar import PlantarSurface
 
 HIGH_ARCH_AI = 0.21
 FLAT_AI = 0.26
@@ -171,7 +171,7 @@ def measure(plantar: PlantarSurface, side: str) -> Measurements:
     y_line = y_med - medial_sign * ARCH_LINE_FRACTION * (ymax - ymin)
     xs, ys = x[cols], y_line[cols]
     if xs.size:
-        from .heightmap import sample
+        from orthogen.foot.heightmap import sample
 
         hs = sample(np.nan_to_num(plantar.height, nan=0.0), g, np.column_stack([xs, ys]))
         hs = ndimage.median_filter(hs, size=3, mode="nearest")

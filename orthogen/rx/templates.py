@@ -4,7 +4,7 @@ A template file ``templates/<name>.yaml`` is a mapping with
 
 * ``name``: the template's name (the file stem),
 * ``description``: one line shown by ``list_templates()``,
-* ``defaults``: a mapping of prescription keys (see ``orthogen.prescription``),
+* ``defaults``: a mapping of prescription keys (see ``orthogen.rx.model``),
 
 and may hold other sections (e.g. ``geometry``) that belong to other parts of
 orthogen; this module returns them untouched.  Files whose stem starts with
@@ -36,7 +36,7 @@ def templates_dir() -> Path:
     env = os.environ.get(TEMPLATES_ENV, "").strip()
     if env:
         return Path(env).expanduser()
-    return Path(__file__).resolve().parents[1] / "templates"
+    return Path(__file__).resolve().parents[2] / "templates"
 
 
 def _directory(directory: str | Path | None) -> Path:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from shapely.geometry import Polygon
 
-from .errors import GeometryError
-from .heightmap import Grid
+from orthogen.errors import GeometryError
+from orthogen.foot.heightmap import Grid
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import ndimage
 
-from .errors import GeometryError
-from .heightmap import Grid, envelopes, sample
+from orthogen.errors import GeometryError
+from orthogen.foot.heightmap import Grid, envelopes, sample
 
 CHECK_GRID_MM = 0.5
 

@@ -38,7 +38,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from orthogen import templates_io
+from orthogen.rx import templates as templates_io
 from orthogen.errors import PrescriptionError
 
 # ---------------------------------------------------------------------------------------------
@@ -69,7 +69,7 @@ LABEL_PATTERN = r"^[A-Za-z0-9 _#.-]{1,24}$"
 LABEL_CHARS_TEXT = "A-Z a-z 0-9 space - _ # ."
 
 #: The committed JSON schema (regenerate with ``write_json_schema()``).
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "templates" / "prescription.schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "templates" / "prescription.schema.json"
 
 OVERRIDE_SOURCE = "--set"
 

@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .export import atomic_write
-from .heightmap import sample
-from .measure import ARCH_LINE_FRACTION, ARCH_RANGE
+from orthogen.foot.heightmap import sample
+from orthogen.foot.measure import ARCH_LINE_FRACTION, ARCH_RANGE
+from orthogen.output.export import atomic_write
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from .design import Design
+    from orthogen.device.design import Design
 
 CMAP = "viridis"
 TOP_C, BOT_C, FILL_C = "#1f4e79", "#555555", "#9ecae1"

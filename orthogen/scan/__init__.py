@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 
 from orthogen.errors import ScanError
-from orthogen.scan_io.obj import read_obj
-from orthogen.scan_io.ply import read_ply
-from orthogen.scan_io.seraph import read_seraph
-from orthogen.scan_io.stl import read_stl
-from orthogen.scan_io.types import Scan
+from orthogen.scan.obj import read_obj
+from orthogen.scan.ply import read_ply
+from orthogen.scan.seraph import read_seraph
+from orthogen.scan.stl import read_stl
+from orthogen.scan.types import Scan
 
 __all__ = [
     "MAX_BYTES",

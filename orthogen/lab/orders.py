@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import OrthogenError, PrescriptionError
+from orthogen.errors import OrthogenError, PrescriptionError
 
 #: Columns (CSV) or keys (JSON) of an order, in documentation order.
 COLUMNS = (
@@ -322,7 +322,7 @@ def order_prescriptions(order: Order) -> tuple[dict, list[str]]:
 
     Raises PrescriptionError with one line naming the prescription file or "overrides".
     """
-    from .prescription import load_prescription
+    from orthogen.rx.model import load_prescription
 
     rxs, errors, warnings = {}, {}, []
     for side in order.scans:
@@ -343,7 +343,7 @@ def order_prescriptions(order: Order) -> tuple[dict, list[str]]:
 
 def check_order(order: Order) -> tuple[list[str], list[str]]:
     """Problems and warnings of one order, checked without measuring or building anything."""
-    from .scan_io import SUPPORTED_EXTENSIONS
+    from orthogen.scan import SUPPORTED_EXTENSIONS
 
     problems = list(order.problems)
     warnings: list[str] = []

@@ -24,8 +24,8 @@ import numpy as np
 import shapely
 from shapely.geometry import Polygon
 
-from .errors import PrescriptionError
-from .measure import Measurements
+from orthogen.errors import PrescriptionError
+from orthogen.foot.measure import Measurements
 
 # default outline: (u, medial fraction, lateral fraction) – a full-contact functional device
 DEFAULT_STATIONS = (

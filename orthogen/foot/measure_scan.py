@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .align import Alignment, align_scan
-from .classify import (
+from orthogen import __version__
+from orthogen.errors import OrthogenError, ScanError
+from orthogen.foot.align import Alignment, align_scan
+from orthogen.foot.classify import (
     EXTENT_RANGE_MM,
     KINDS,
     OPEN_THRESHOLD,
@@ -25,8 +26,7 @@ from .classify import (
     robust_extent,
     taubin_smooth,
 )
-from .errors import OrthogenError, ScanError
-from .measure import (
+from orthogen.foot.measure import (
     ARCH_LINE_FRACTION,
     CONFIDENT_SIDE,
     FLAT_AI,
@@ -37,8 +37,8 @@ from .measure import (
     detect_side,
     measure,
 )
-from .plantar import PlantarSurface, extract_plantar
-from .scan_io import Scan, load_scan
+from orthogen.foot.plantar import PlantarSurface, extract_plantar
+from orthogen.scan import Scan, load_scan
 
 #: A measured foot must be this long (mm) to be taken as a foot at all.
 FOOT_LENGTH_LIMITS_MM = (90.0, 380.0)
@@ -144,7 +144,7 @@ def roughness_mm(plantar: PlantarSurface) -> float:
     """RMS of the plantar map minus its 2 mm Gaussian smoothing, inside the footprint (mm)."""
     from scipy import ndimage
 
-    from .heightmap import smooth
+    from orthogen.foot.heightmap import smooth
 
     inner = ndimage.binary_erosion(plantar.footprint, iterations=max(1, round(5 / plantar.grid.spacing)))
     if not inner.any():

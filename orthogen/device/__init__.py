@@ -1,0 +1,1 @@
+"""The device: template, corrections, solid, verify, design."""

@@ -1,0 +1,1 @@
+"""The foot: units, alignment, plantar surface, measurements."""

@@ -1,0 +1,1 @@
+"""Lab workflow: order files and batches."""

@@ -1,0 +1,1 @@
+"""Writers, previews and reports."""

@@ -1,0 +1,1 @@
+"""The prescription as data: schema, loading, templates."""

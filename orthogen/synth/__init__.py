@@ -1,0 +1,1 @@
+"""Synthetic feet with exact ground truth: ``orthogen.synth.model``."""
