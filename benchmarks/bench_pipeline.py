@@ -29,7 +29,7 @@ CHILD = r"""
 import json, resource, sys, time
 from orthogen.foot.measure_scan import MeasureOptions, measure_scan
 from orthogen.device.design import design_foot
-from orthogen.rx.model import load_prescription
+from orthogen.rx.load import load_prescription
 from orthogen.scan import load_scan
 path, fl, repeat = sys.argv[1], (float(sys.argv[2]) if sys.argv[2] != "-" else None), int(sys.argv[3])
 rx = load_prescription(None, ["rearfoot_post_deg=4", "heel_lift_mm=4"])

@@ -13,7 +13,7 @@ import pytest
 
 from orthogen.device.design import design_scan
 from orthogen.output.clinician_report import render_report
-from orthogen.rx.model import load_prescription
+from orthogen.rx.load import load_prescription
 
 REPO = Path(__file__).resolve().parents[1]
 SCANS = REPO / "foot_scans"

@@ -10,7 +10,7 @@ from orthogen.errors import GeometryError, PrescriptionError
 from orthogen.foot.heightmap import envelopes, sample
 from orthogen.foot.measure_scan import MeasureOptions, measure_scan
 from orthogen.output.export import json_text, stl_bytes
-from orthogen.rx.model import load_prescription
+from orthogen.rx.load import load_prescription
 
 from .conftest import BUNDLED_SCANS, real_scan
 

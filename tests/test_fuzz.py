@@ -160,7 +160,7 @@ _TOKENS = [
 
 def mutate_text(data: bytes, rng: np.random.Generator, rounds: int | None = None) -> bytes:
     """Line- and token-level edits of a text prescription (stays UTF-8 unless a byte edit is drawn)."""
-    from orthogen.rx.model import _all_keys
+    from orthogen.rx.messages import _all_keys
 
     keys = _all_keys()
     lines = data.decode("utf-8", "replace").split("\n")
@@ -217,7 +217,8 @@ def read_outcome(data: bytes, ext: str, folder: Path) -> str:
 
 def rx_outcome(text: bytes, suffix: str, folder: Path, overrides: list[str] | None = None) -> str:
     """Load ``text`` as a prescription file; return "ok" or "PrescriptionError: ..."."""
-    from orthogen.rx.model import Prescription, load_prescription
+    from orthogen.rx.load import load_prescription
+    from orthogen.rx.model import Prescription
 
     path = folder / f"fuzz{suffix}"
     path.write_bytes(text)
@@ -234,7 +235,8 @@ def rx_outcome(text: bytes, suffix: str, folder: Path, overrides: list[str] | No
 
 
 def overrides_outcome(overrides: list[str]) -> str:
-    from orthogen.rx.model import Prescription, load_prescription
+    from orthogen.rx.load import load_prescription
+    from orthogen.rx.model import Prescription
 
     try:
         rx = load_prescription(None, overrides)
@@ -329,7 +331,7 @@ def test_mutated_prescriptions_give_a_prescription_or_an_error(seed, suffix):
 
 
 def _keys() -> list[str]:
-    from orthogen.rx.model import _all_keys
+    from orthogen.rx.messages import _all_keys
 
     return _all_keys()
 

@@ -18,7 +18,7 @@ from orthogen.lab.orders import (
     parse_orders,
     split_overrides,
 )
-from orthogen.rx.model import load_prescription
+from orthogen.rx.load import load_prescription
 from orthogen.rx.templates import template_names
 
 REPO = Path(__file__).resolve().parents[1]

@@ -11,18 +11,12 @@ import pydantic
 import pytest
 import yaml
 
-from orthogen.rx import templates as templates_io
 from orthogen.errors import PrescriptionError
-from orthogen.rx.model import (
-    NESTED_MODELS,
-    SCHEMA_PATH,
-    Prescription,
-    json_schema_text,
-    load_prescription,
-    shoe_size_to_foot_length_mm,
-    validate_prescription,
-    write_json_schema,
-)
+from orthogen.rx import templates as templates_io
+from orthogen.rx.limits import SCHEMA_PATH
+from orthogen.rx.load import load_prescription, validate_prescription
+from orthogen.rx.model import NESTED_MODELS, Prescription, json_schema_text, write_json_schema
+from orthogen.rx.shoe_size import shoe_size_to_foot_length_mm
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATES = REPO / "templates"
@@ -360,6 +354,8 @@ RANGES = [
     ("heel_cup_depth_mm", 0, 30, "mm"),
     ("arch_height_mm", 0, 40, "mm"),
     ("arch_fill_mm", 0, 10, "mm"),
+    ("balance_inversion_deg", 0, 25, "deg"),
+    ("shoe_drop_mm", 0, 40, "mm"),
     ("rearfoot_post_deg", -10, 10, "deg"),
     ("forefoot_post_deg", -10, 10, "deg"),
     ("medial_heel_skive_mm", 0, 8, "mm"),

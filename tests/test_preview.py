@@ -11,7 +11,7 @@ import pytest
 
 from orthogen.device.design import Design, design_scan
 from orthogen.output.preview import pair_figure, pair_png, preview_figure, preview_png, write_preview
-from orthogen.rx.model import load_prescription
+from orthogen.rx.load import load_prescription
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_SCANS = ROOT.parent / "shared" / "foot_scans"

@@ -147,7 +147,7 @@ def measure_case(case: FootCase, rx=None):
     """Write the scan and measure it with the options a user would give (``--units cm`` if drawn)."""
     from orthogen.device.design import measure_options_from_rx
     from orthogen.foot.measure_scan import MeasureOptions, measure_scan
-    from orthogen.rx.model import load_prescription
+    from orthogen.rx.load import load_prescription
 
     rx = rx or load_prescription(None, [])
     with tempfile.TemporaryDirectory() as d:
@@ -218,7 +218,7 @@ def rx_sets(draw, lift=None, rearfoot=None, forefoot=None) -> list[str]:
 
 
 def load_rx(sets: list[str]):
-    from orthogen.rx.model import load_prescription
+    from orthogen.rx.load import load_prescription
 
     return load_prescription(None, sets)
 

@@ -49,7 +49,7 @@ def design_files(
     from orthogen.device.design import design_foot, measure_options_from_rx
     from orthogen.foot.measure_scan import MeasureOptions, measure_scan
     from orthogen.output.export import write_3mf, write_json, write_stl
-    from orthogen.rx.model import load_prescription
+    from orthogen.rx.load import load_prescription
 
     common, per_side = split_side_overrides(overrides)
     out_dir = Path(out_dir)

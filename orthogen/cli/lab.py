@@ -88,7 +88,7 @@ def validate_cmd(
     """Check a prescription or an order file without building anything; exit 2 listing every problem."""
     suffix = path.suffix.lower()
     if suffix in RX_SUFFIXES:
-        from orthogen.rx.model import load_prescription
+        from orthogen.rx.load import load_prescription
 
         rx = run_guarded(lambda: load_prescription(path))
         for w in rx.warnings():

@@ -22,7 +22,8 @@ from orthogen.device.verify import Checks, Probe, measure_device, require_valid
 from orthogen.errors import GeometryError, OrthogenError
 from orthogen.foot.measure import ARCH_LINE_FRACTION, ARCH_RANGE, BALL_RANGE
 from orthogen.foot.measure_scan import MeasuredFoot, MeasureOptions, measure_scan
-from orthogen.rx.model import SHORT_SHELL_END_MM, Prescription
+from orthogen.rx.limits import SHORT_SHELL_END_MM
+from orthogen.rx.model import Prescription
 from orthogen.rx.templates import load_template
 
 LABEL_DEPTH_MM = 0.6

@@ -322,7 +322,7 @@ def order_prescriptions(order: Order) -> tuple[dict, list[str]]:
 
     Raises PrescriptionError with one line naming the prescription file or "overrides".
     """
-    from orthogen.rx.model import load_prescription
+    from orthogen.rx.load import load_prescription
 
     rxs, errors, warnings = {}, {}, []
     for side in order.scans:
