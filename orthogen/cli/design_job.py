@@ -47,6 +47,7 @@ def design_files(
     differ. Returns one summary dict per written device.
     """
     from orthogen.device.design import design_foot, measure_options_from_rx
+    from orthogen.device.template import template_geometry
     from orthogen.foot.measure_scan import MeasureOptions, measure_scan
     from orthogen.output.export import write_3mf, write_json, write_stl
     from orthogen.rx.load import load_prescription
@@ -72,7 +73,7 @@ def design_files(
         for f in feet
     ]
     # every device is built and verified before the first file is written
-    designs = [design_foot(f, r) for f, r in zip(feet, rxs, strict=True)]
+    designs = [design_foot(f, r, template_geometry(r.template)) for f, r in zip(feet, rxs, strict=True)]
     results = []
     for stem, d in zip(stems, designs, strict=True):
         stl = write_stl(out_dir / f"{stem}.stl", d.vertices, d.faces)

@@ -80,10 +80,12 @@ def build_solid(
     label: str | None = None,
     label_depth_mm: float = 0.6,
     label_box: tuple[float, float, float, float] | None = None,
+    label_z: float | None = None,
 ) -> Solid:
     """The device solid: grid solid between ``bottom`` and ``top`` cut to ``outline``; label engraved below.
 
-    ``label_box`` (xmin, ymin, xmax, ymax, mm) is where the label text may go.
+    ``label_box`` (xmin, ymin, xmax, ymax, mm) is where the label text may go, on the flat underside
+    at ``label_z`` (default: the lowest point).
     Raises GeometryError when any stage loses manifoldness or the result is not one body.
     """
     import manifold3d
@@ -96,7 +98,7 @@ def build_solid(
     prism = manifold3d.Manifold.extrude(_cross_section(outline), zmax - zmin).translate((0.0, 0.0, zmin))
     solid = block ^ prism
     if label:
-        text = label_manifold(label, label_box, label_depth_mm, float(bottom.min()))
+        text = label_manifold(label, label_box, label_depth_mm, float(bottom.min()) if label_z is None else label_z)
         if text is not None:
             solid = solid - text
     if solid.status() != manifold3d.Error.NoError:

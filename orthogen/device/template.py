@@ -1,19 +1,16 @@
-"""Parametric insole templates: geometry read from ``templates/<name>.yaml`` and fitted to a foot.
+"""Device templates' geometry, and the device outline from the foot's own footprint.
 
-A template's ``geometry`` section describes the device relative to foot
-landmarks, never in absolute millimetres, so one template fits any foot:
+A template's ``geometry`` section (``templates/<name>.yaml``) holds the shape choices that
+are not prescription keys: wall heights relative to the foot, margins, the forefoot
+extension, smoothing. Everything is in millimetres relative to the foot's landmarks, so one
+template fits any foot. The outline is the foot's footprint (toe clefts closed, slivers
+opened), trimmed at the prescribed shell length along the foot's own met-head and sulcus
+lines (:class:`~orthogen.device.regions.Regions`), with rounded corners.
 
-* ``outline``: the device border as stations along the foot (u = x / foot
-  length) with the medial and lateral half-widths as fractions of a reference
-  half-width (half the heel width at the heel, half the ball width at the ball,
-  blended in between), about a centre line through the heel centre and the
-  ball centre. ``toe_tip`` is the toe end's offset (fraction, + medial).
-* regions along u: heel seat, heel cup, arch, met heads, where posts, lifts and
-  walls start and taper.
-* wall heights: the heel cup (set by the prescription), the lateral midfoot
-  wall, the forefoot edge allowance; the cup wall thickness and inner blend.
-
-Values absent from a template file take the defaults of :class:`TemplateGeometry`.
+Examples
+--------
+>>> TemplateGeometry.from_mapping({"lateral_wall_mm": 9}, "t.yaml").lateral_wall_mm
+9.0
 """
 
 from __future__ import annotations
@@ -24,56 +21,31 @@ import numpy as np
 import shapely
 from shapely.geometry import Polygon
 
+from orthogen.device.regions import Regions
 from orthogen.errors import PrescriptionError
-from orthogen.foot.measure import Measurements
 
-# default outline: (u, medial fraction, lateral fraction) – a full-contact functional device
-DEFAULT_STATIONS = (
-    (0.000, 0.00, 0.00),
-    (0.004, 0.38, 0.38),
-    (0.015, 0.62, 0.62),
-    (0.035, 0.80, 0.80),
-    (0.065, 0.92, 0.92),
-    (0.110, 0.98, 0.98),
-    (0.170, 1.00, 1.00),
-    (0.230, 0.99, 1.00),
-    (0.300, 0.95, 0.99),
-    (0.400, 0.93, 0.98),
-    (0.500, 0.96, 0.99),
-    (0.600, 0.99, 1.00),
-    (0.680, 1.00, 0.98),
-    (0.740, 1.00, 0.93),
-    (0.800, 0.96, 0.84),
-    (0.860, 0.88, 0.70),
-    (0.910, 0.76, 0.53),
-    (0.950, 0.60, 0.34),
-    (0.980, 0.42, 0.14),
-)
+#: Toe clefts are closed and the footprint's outline smoothed with this radius (mm).
+OUTLINE_CLOSING_MM = 5.0
+#: Corners where a trimmed shell's end meets its sides are rounded with this radius (mm).
+END_CORNER_MM = 4.0
+#: A metatarsal-length shell follows the metatarsal parabola: the arc through the met heads bulges
+#: this far distally under the 2nd and 3rd heads beyond the straight 1st-5th line (mm).
+METATARSAL_PARABOLA_MM = 6.0
 
 
 @dataclass(frozen=True)
 class TemplateGeometry:
-    """Geometry of an insole template (fractions of foot length L unless a unit is named)."""
+    """Geometry of an insole template (mm unless named otherwise)."""
 
-    stations: tuple = DEFAULT_STATIONS
-    toe_tip: float = 0.22  # toe end's offset from the centre line, fraction of half-width, + medial
-    width_scale: float = 1.0  # narrower devices (dress) < 1
-    heel_wall_mm: float = 2.5  # cup wall thickness beyond the foot's heel outline
-    cup_blend_mm: float = 10.0  # inner ramp of the cup wall
-    heel_seat_end: float = 0.22  # heel seat (flat under the calcaneus) ends here
-    heel_cup_end: float = 0.34  # the cup wall has tapered to the side walls here
-    lateral_wall_mm: float = 7.0  # lateral midfoot edge height above z = 0 (before flanges)
-    forefoot_edge_mm: float = 4.0  # forefoot (toe crest, edges) may rise this much above the shell top
-    arch_wrap_mm: float = 4.0  # the medial midfoot edge may rise this much above the foot's arch
-    arch_start: float = 0.24
-    arch_end: float = 0.70
-    lift_full_until: float = 0.25  # heel lift full under the heel, tapering to 0 at the met heads
-    rearfoot_post_full_until: float = 0.22
-    rearfoot_post_zero_at: float = 0.45
-    forefoot_post_zero_at: float = 0.50
-    forefoot_post_full_from: float = 0.62
-    forefoot_thickness_mm: float | None = None  # thinner forefoot shell (dress), None = shell thickness
+    side_inset_mm: float = 0.0  # narrower devices (dress): the outline's sides come in this much
+    heel_wall_mm: float = 2.5  # heel-cup / flange wall thickness at the rim (full contact; shells: the shell)
+    lateral_wall_mm: float = 7.0  # lateral midfoot edge height above the footbed (before a flange)
+    arch_wrap_mm: float = 4.0  # the medial midfoot edge rises this far above the foot's arch
+    forefoot_edge_mm: float = 2.0  # forefoot edges may rise this far above the shell's top
+    forefoot_thickness_mm: float | None = None  # thinner forefoot shell (dress); None = the shell
+    forefoot_extension_mm: float = 2.0  # thickness of the extension under the toes (full, sulcus)
     smooth_mm: float = 1.5  # Gaussian smoothing of the scanned plantar surface
+    toe_smooth_mm: float = 4.0  # stronger smoothing beyond the met heads: toe clefts leave no ridges
 
     @classmethod
     def from_mapping(cls, data: dict | None, source: str) -> TemplateGeometry:
@@ -82,133 +54,105 @@ class TemplateGeometry:
         unknown = sorted(set(data) - known)
         if unknown:
             raise PrescriptionError(f"unknown template geometry keys: {', '.join(unknown)}", source)
-        if "stations" in data:
-            st = np.asarray(data["stations"], float)
-            if st.ndim != 2 or st.shape[1] != 3 or np.any(np.diff(st[:, 0]) <= 0):
-                raise PrescriptionError(
-                    "geometry.stations must be rows [u, medial, lateral] with u increasing", source
-                )
-            data["stations"] = tuple(map(tuple, st))
-        return cls(**data)
+        try:
+            return cls(**{k: (None if v is None else float(v)) for k, v in data.items()})
+        except (TypeError, ValueError):
+            raise PrescriptionError("template geometry values must be numbers (mm)", source) from None
 
 
-def load_geometry(template: dict, source: str) -> TemplateGeometry:
-    """The geometry of a template mapping as read by ``templates_io.load_template``."""
-    return TemplateGeometry.from_mapping(template.get("geometry"), source)
+def template_geometry(name: str) -> TemplateGeometry:
+    """The geometry section of template ``name`` (``templates/<name>.yaml``)."""
+    from orthogen.rx.templates import load_template, template_path
 
-
-@dataclass(frozen=True)
-class FittedOutline:
-    """A template outline fitted to one foot, in the scan's standard frame (mm).
-
-    ``centre_y(x)`` and ``half_width(x)`` describe the template's centre line and
-    reference half-width; ``medial_sign`` is -1 for a left foot, +1 for a right one.
-    """
-
-    polygon: Polygon
-    length_mm: float  # foot length the outline was scaled to
-    medial_sign: float
-    heel_centre: tuple[float, float]
-    ball_centre: tuple[float, float]
-    heel_half_width: float
-    ball_half_width: float
-
-    def centre_y(self, x: np.ndarray) -> np.ndarray:
-        u = np.asarray(x, float) / self.length_mm
-        t = np.clip((u - 0.15) / (0.65 - 0.15), 0, 1)
-        return self.heel_centre[1] + t * (self.ball_centre[1] - self.heel_centre[1])
-
-    def half_width(self, x: np.ndarray) -> np.ndarray:
-        u = np.asarray(x, float) / self.length_mm
-        t = np.clip((u - 0.20) / (0.60 - 0.20), 0, 1)
-        return self.heel_half_width + t * (self.ball_half_width - self.heel_half_width)
-
-    def medial_offset(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Signed distance toward the medial side from the centre line, mm."""
-        return self.medial_sign * (np.asarray(y, float) - self.centre_y(x))
-
-
-def fit_outline(
-    geometry: TemplateGeometry,
-    m: Measurements,
-    side: str,
-    foot_length_mm: float,
-) -> FittedOutline:
-    """Scale and bend the template outline onto a measured foot (standard frame, mm).
-
-    The outline is scaled to ``foot_length_mm`` along x, to the measured heel and
-    ball widths across, and centred on the heel centre and the ball centre
-    (midpoint of the 1st and 5th met-head landmarks).
-    """
-    ms = -1.0 if side == "left" else 1.0
-    lm = m.landmarks
-    heel_c = (float(lm.heel_centre[0]), float(lm.heel_centre[1]))
-    ball_c = (0.5 * (lm.mpj1[0] + lm.mpj5[0]), 0.5 * (lm.mpj1[1] + lm.mpj5[1]))
-    out = FittedOutline(
-        polygon=Polygon(),
-        length_mm=float(foot_length_mm),
-        medial_sign=ms,
-        heel_centre=heel_c,
-        ball_centre=ball_c,
-        heel_half_width=geometry.width_scale * m.heel_width_mm / 2 + geometry.heel_wall_mm,
-        ball_half_width=geometry.width_scale * m.ball_width_mm / 2,
+    return TemplateGeometry.from_mapping(
+        load_template(name).get("geometry"), str(template_path(name) or f"templates/{name}.yaml")
     )
-    st = np.asarray(geometry.stations, float)
-    u, fm, fl = st[:, 0], st[:, 1], st[:, 2]
-    x = u * foot_length_mm
-    # the heel wall lies outside the foot: shift the outline back by its thickness at u = 0
-    x = x - geometry.heel_wall_mm * (1 - np.clip(u / 0.1, 0, 1))
-    yc, r = out.centre_y(x), out.half_width(x)
-    med = np.column_stack([x, yc + ms * fm * r])
-    lat = np.column_stack([x, yc - ms * fl * r])
-    x_tip = foot_length_mm
-    tip = np.array([[x_tip, out.centre_y(x_tip) + ms * geometry.toe_tip * out.ball_half_width]])
-    ring = np.vstack([med, tip, lat[::-1][:-1]])
-    poly = shapely.make_valid(Polygon(ring))
-    if poly.geom_type != "Polygon":
-        poly = max(getattr(poly, "geoms", [poly]), key=lambda p: p.area)
-    poly = poly.buffer(3.0, quad_segs=8).buffer(-3.0, quad_segs=8)  # round the station corners
-    return FittedOutline(**{**out.__dict__, "polygon": poly})
 
 
-def trim_length(outline: FittedOutline, length: str, m: Measurements, end_mm: float) -> Polygon:
-    """Cut the outline for the prescribed shell ``length`` (full, sulcus, metatarsal, three_quarter).
+def _largest(geom) -> Polygon:
+    if geom.is_empty:
+        return Polygon()
+    if geom.geom_type == "Polygon":
+        return geom
+    parts = [g for g in getattr(geom, "geoms", []) if g.geom_type == "Polygon"]
+    return max(parts, key=lambda p: p.area) if parts else Polygon()
 
-    * ``sulcus``: along the toe crease, from 0.80 L medially to 0.72 L laterally.
-    * ``metatarsal``: ``end_mm`` behind the met heads along the metatarsal parabola (the
-      1st-to-5th met-head line bulging 6 mm forward under the 2nd and 3rd heads).
-    * ``three_quarter``: straight across, ``end_mm`` behind the more proximal met head.
+
+def foot_outline(footprint_outline: Polygon, side_inset_mm: float = 0.0) -> Polygon:
+    """The foot's footprint as a device outline: toe clefts closed, slivers opened, sides inset.
+
+    The inset (dress devices) narrows the sides only: the shrunk outline is stretched back
+    along x to the footprint's length.
     """
-    poly = outline.polygon
+    r = OUTLINE_CLOSING_MM
+    poly = _largest(shapely.make_valid(footprint_outline))
+    poly = _largest(poly.buffer(r, quad_segs=8).buffer(-r, quad_segs=8))
+    poly = _largest(poly.buffer(-1.5, quad_segs=8).buffer(1.5, quad_segs=8))
+    if side_inset_mm > 0 and not poly.is_empty:
+        x0, _, x1, _ = poly.bounds
+        shrunk = _largest(poly.buffer(-side_inset_mm, quad_segs=8))
+        if not shrunk.is_empty:
+            sx0, _, sx1, _ = shrunk.bounds
+            k = (x1 - x0) / max(sx1 - sx0, 1.0)
+            shrunk = shapely.affinity.scale(shrunk, k, 1.0, origin=(sx0, 0.0))
+            poly = shapely.affinity.translate(shrunk, x0 - sx0, 0.0)
+    return poly.simplify(0.2)
+
+
+def met_arc_x(regions: Regions, y: np.ndarray) -> np.ndarray:
+    """x of the metatarsal parabola through the met heads at ``y`` (bulging distally mid-way)."""
+    y1, y5 = regions.met_head_1[1], regions.met_head_5[1]
+    s = np.clip((np.asarray(y, float) - y5) / (y1 - y5 if abs(y1 - y5) > 1 else 1.0), 0.0, 1.0)
+    return regions.met_line_x(y) + METATARSAL_PARABOLA_MM * 4.0 * s * (1.0 - s)
+
+
+def end_line(length: str, regions: Regions, end_mm: float) -> np.ndarray | None:
+    """The distal cut line of a shell ``length`` as points (k, 2) from far medial to far lateral,
+    or None for ``full``.
+
+    * ``sulcus``: along the foot's toe sulcus line;
+    * ``metatarsal``: ``end_mm`` behind the metatarsal parabola through the met heads;
+    * ``three_quarter``: ``end_mm`` behind the straight line through the 1st and 5th heads.
+    """
     if length == "full":
-        return poly
-    lm = m.landmarks
-    ms = outline.medial_sign
-    L = outline.length_mm
-    y_med = outline.centre_y(0.7 * L) + ms * 1.5 * outline.ball_half_width
-    y_lat = outline.centre_y(0.7 * L) - ms * 1.5 * outline.ball_half_width
+        return None
+    ms = regions.medial_sign
+    y1, y5 = regions.met_head_1[1], regions.met_head_5[1]
+    span = abs(y1 - y5)
+    ys = np.linspace(y1 + ms * 0.8 * span, y5 - ms * 0.8 * span, 41)
     if length == "sulcus":
-        xm, xl = 0.80 * L, 0.72 * L
-        pts = [(xm, y_med), (xl, y_lat)]
-    elif length == "three_quarter":
-        xc = min(lm.mpj1[0], lm.mpj5[0]) - end_mm
-        pts = [(xc, y_med), (xc, y_lat)]
+        xs = regions.sulcus_x(ys)
     elif length == "metatarsal":
-        s = np.linspace(-1.5, 1.5, 25)  # -1 lateral head, +1 medial head
-        t = np.clip((s + 1) / 2, 0, 1)
-        xs = lm.mpj5[0] + t * (lm.mpj1[0] - lm.mpj5[0]) + 6.0 * np.clip(1 - s**2, 0, None) - end_mm
-        ys = outline.centre_y(xs) + ms * s * outline.ball_half_width
-        pts = list(zip(xs, ys, strict=True))
-        pts = [pts[-1], *pts[::-1][1:]] if ms < 0 else pts
-        pts = sorted(pts, key=lambda p: -ms * p[1])  # from medial to lateral
+        xs = met_arc_x(regions, ys) - end_mm
+    elif length == "three_quarter":
+        xs = regions.met_line_x(ys) - end_mm
     else:
         raise PrescriptionError(f"unknown length {length!r}")
-    # keep everything behind the cut line: close the polygon far behind the heel
-    back = -50.0
-    p0, p1 = pts[0], pts[-1]
-    keep = Polygon([*pts, (back, p1[1]), (back, p0[1])])
-    keep = shapely.make_valid(keep)
-    cut = poly.intersection(keep)
-    if cut.geom_type != "Polygon":
-        cut = max(getattr(cut, "geoms", [cut]), key=lambda p: p.area)
-    return cut.buffer(2.0, quad_segs=8).buffer(-2.0, quad_segs=8)
+    return np.column_stack([xs, ys])
+
+
+def trim_to_length(outline: Polygon, line: np.ndarray | None) -> Polygon:
+    """``outline`` cut behind the end ``line`` (None: untouched), corners rounded."""
+    if line is None:
+        return outline
+    back = float(outline.bounds[0]) - 50.0
+    keep = Polygon([*map(tuple, line), (back, line[-1, 1]), (back, line[0, 1])])
+    cut = _largest(outline.intersection(shapely.make_valid(keep)))
+    r = END_CORNER_MM
+    return _largest(cut.buffer(-r, quad_segs=8).buffer(r, quad_segs=8))
+
+
+def extend_toes(outline: Polygon, regions: Regions, length_mm: float) -> Polygon:
+    """An outline whose toes were not captured, lengthened to ``length_mm``: the front beyond the
+    met heads is stretched along x so its tip reaches the given foot length (the toes' share of a
+    foot is typical; their own shape is unknown)."""
+    x0, _, x1, _ = outline.bounds
+    pivot = regions.met_line_rear_x
+    if length_mm <= x1 - x0 or x1 <= pivot:
+        return outline
+    k = (length_mm + x0 - pivot) / (x1 - pivot)
+    front = shapely.affinity.scale(
+        outline.intersection(shapely.box(pivot, -1e4, 1e4, 1e4)), k, 1.0, origin=(pivot, 0.0)
+    )
+    back = outline.intersection(shapely.box(-1e4, -1e4, pivot + 0.5, 1e4))
+    return _largest(shapely.union_all([front, back]).buffer(0.5).buffer(-0.5))

@@ -1,11 +1,16 @@
-"""Checks measured back from an output mesh itself, before anything is written.
+"""Checks read back from the output mesh itself, before anything is written.
 
-Topology (watertight, consistently wound, manifold in manifold3d, one body,
-positive volume) and the clinical numbers a lab verifies on a device: length,
-width, thickness (minimum, at the heel centre), arch peak, heel-cup rim height
-and the frontal-plane angles of the heel seat and forefoot. Thickness and heights
-are read off the mesh by the same z-buffer used for scans (upper minus lower
-envelope on a 0.5 mm grid), so they are exact for the piecewise-linear surface.
+Two kinds, both from the triangles (upper and lower envelopes of the mesh on the design
+grid, exact at its nodes), never from the fields that built them:
+
+* :func:`measure_device` — a valid solid: watertight, consistently wound, manifold in
+  manifold3d, one body, positive volume, lowest point at z = 0, nowhere too thin;
+* :func:`check_intent` — the device the clinician prescribed for this foot: the heel seat's
+  and the forefoot's frontal angles against the floor, heel lift at the heel and none at the
+  met heads, heel-cup rim height, arch height, thickness under the met heads, the distal end
+  (feathered or skived), where the shell ends against the met-head or sulcus line, each
+  accommodation found at its landmark, how the outline covers the foot. Each item is
+  prescribed / measured / tolerance / pass; a failure refuses the device naming its key.
 """
 
 from __future__ import annotations
@@ -15,14 +20,31 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import ndimage
 
+from orthogen.device import corrections as corr
+from orthogen.device.regions import Regions, frontal_angle
+from orthogen.device.template import met_arc_x
 from orthogen.errors import GeometryError
-from orthogen.foot.heightmap import Grid, envelopes, sample
+from orthogen.foot.heightmap import Grid, envelopes, fill_gaps, medial_line_profile, sample
 
-CHECK_GRID_MM = 0.5
+#: Tolerances of the intent checks (deg or mm), named once.
+ANGLE_TOL_DEG = 0.5
+LIFT_TOL_MM = 0.3
+RIM_TOL_MM = 1.0
+ARCH_TOL_MM = 1.0
+PLACEMENT_TOL_MM = 3.0
+END_LINE_TOL_MM = 3.0
+FEATHER_MAX_MM = 1.5
+FEATHER_ZONE_MM = 3.0
+SKIVE_MIN_LENGTH_MM = 10.0
+MET_HEAD_MAX_MM = 5.0
+METATARSAL_END_BEHIND_MM = 5.0
+COVERAGE_TOL_MM = 2.0
 
 
 @dataclass(frozen=True)
 class Checks:
+    """A valid solid, measured from the mesh."""
+
     watertight: bool
     winding_consistent: bool
     manifold: bool
@@ -30,43 +52,16 @@ class Checks:
     volume_mm3: float
     length_mm: float
     width_mm: float
-    forefoot_width_mm: float
     max_height_mm: float
     min_z_mm: float
     min_thickness_mm: float
-    heel_thickness_mm: float
-    arch_peak_height_mm: float
-    heel_cup_rim_height_mm: float
-    rearfoot_frontal_angle_deg: float
-    forefoot_frontal_angle_deg: float
 
     def as_dict(self) -> dict:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
 
-@dataclass(frozen=True)
-class Probe:
-    """Where to read the clinical numbers, standard frame (mm)."""
-
-    heel_centre: tuple[float, float]
-    heel_half_width: float
-    ball_centre: tuple[float, float]
-    ball_half_width: float
-    forefoot_x: tuple[float, float]
-    medial_sign: float
-    arch_x: tuple[float, float]
-    arch_line_fraction: float
-    heel_seat_half_length: float
-    ball_x: tuple[float, float]
-
-
 def edge_topology(faces: np.ndarray) -> tuple[bool, bool]:
-    """(watertight, winding_consistent) of a triangle mesh from its edges alone.
-
-    Watertight: every undirected edge is shared by exactly two faces. Consistent
-    winding: every directed edge occurs once, so its two faces traverse it in
-    opposite directions.
-    """
+    """(watertight, winding_consistent) of a triangle mesh from its edges alone."""
     f = np.asarray(faces, np.int64)
     n = int(f.max()) + 1 if f.size else 1
     d = f[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2)
@@ -76,22 +71,19 @@ def edge_topology(faces: np.ndarray) -> tuple[bool, bool]:
 
 
 def topology(vertices: np.ndarray, faces: np.ndarray) -> dict:
-    """Watertight, winding, manifold3d status, body count and volume of a mesh."""
+    """Watertight, winding, manifold3d status, body count and volume of a mesh (as an STL stores it)."""
     import manifold3d
 
-    # check the mesh as an STL stores it: float32 corners, vertices merged by position; two
-    # vertices at one position would be a pinch that opens up once the file is read back
     v32 = np.asarray(vertices, np.float32)
     _, first, inverse = np.unique(v32, axis=0, return_index=True, return_inverse=True)
     pinched = len(first) != len(v32)
     watertight, winding = edge_topology(inverse.reshape(-1)[faces])
-    watertight = watertight and not pinched
     man = manifold3d.Manifold(
         manifold3d.Mesh(vert_properties=vertices.astype(np.float32), tri_verts=faces.astype(np.uint32))
     )
     ok = man.status() == manifold3d.Error.NoError
     return {
-        "watertight": watertight,
+        "watertight": watertight and not pinched,
         "winding_consistent": winding,
         "manifold": bool(ok),
         "bodies": len(man.decompose()) if ok else -1,
@@ -99,77 +91,18 @@ def topology(vertices: np.ndarray, faces: np.ndarray) -> dict:
     }
 
 
-def heel_seat_region(grid: Grid, probe: Probe) -> np.ndarray:
-    """Cells of the heel seat whose frontal plane is the rearfoot angle: an ellipse around the heel centre."""
-    X, Y = grid.mesh()
-    hx, hy = probe.heel_centre
-    return ((X - hx) / probe.heel_seat_half_length) ** 2 + (
-        (Y - hy) / (0.5 * probe.heel_half_width)
-    ) ** 2 <= 1
-
-
-def forefoot_region(grid: Grid, probe: Probe) -> np.ndarray:
-    """Cells under the met heads whose frontal plane is the forefoot angle."""
-    X, Y = grid.mesh()
-    return (
-        (X >= probe.forefoot_x[0])
-        & (X <= probe.forefoot_x[1])
-        & (np.abs(Y - probe.ball_centre[1]) <= 0.55 * probe.ball_half_width)
-    )
-
-
-def frontal_angle(zmap, grid, region, medial_sign) -> float:
-    """Frontal-plane angle (deg, + = medial side higher) of a plane fitted to ``zmap`` over ``region``."""
-    X, Y = grid.mesh()
-    sel = region & np.isfinite(zmap)
-    if sel.sum() < 10:
-        return float("nan")
-    a = np.column_stack([np.ones(sel.sum()), X[sel], Y[sel]])
-    coef, *_ = np.linalg.lstsq(a, zmap[sel], rcond=None)
-    return float(np.degrees(np.arctan(medial_sign * coef[2])))
-
-
-def measure_device(vertices: np.ndarray, faces: np.ndarray, probe: Probe, grid: Grid | None = None) -> Checks:
-    """All checks of one device mesh (standard frame, mm).
-
-    ``grid``: where to read the surfaces; the design grid reads them exactly at the
-    mesh's own grid vertices (default: a 0.5 mm grid over the mesh).
-    """
-    topo = topology(vertices, faces)
-    g = grid or Grid.covering(
-        vertices[:, :2].min(axis=0), vertices[:, :2].max(axis=0), CHECK_GRID_MM, margin=1.0
-    )
-    bot, top = envelopes(vertices, faces, g)
+def read_surfaces(vertices: np.ndarray, faces: np.ndarray, grid: Grid):
+    """(top, bottom, covered, thickness) of a mesh on ``grid``: its upper and lower envelopes."""
+    bot, top = envelopes(vertices, faces, grid)
     covered = np.isfinite(top) & np.isfinite(bot)
-    # skip the outermost 0.5 mm, where the vertical side walls are sampled edge-on
-    inner = ndimage.binary_erosion(covered, iterations=1)
-    thick = np.where(inner, top - bot, np.nan)
-    X, Y = g.mesh()
-    ms = probe.medial_sign
-    hx, hy = probe.heel_centre
-    heel_t = float(sample(np.nan_to_num(thick, nan=0.0), g, np.array([[hx, hy]]))[0])
-    # arch peak along the medial quarter line of the device's own width
-    x, y = g.axes()
-    cols = np.flatnonzero((x >= probe.arch_x[0]) & (x <= probe.arch_x[1]))
-    arch = float("nan")
-    if cols.size:
-        cov = covered[cols]
-        anyc = cov.any(axis=1)
-        jmin = np.argmax(cov, axis=1)
-        jmax = cov.shape[1] - 1 - np.argmax(cov[:, ::-1], axis=1)
-        y_med = np.where(ms > 0, y[jmax], y[jmin])
-        y_lat = np.where(ms > 0, y[jmin], y[jmax])
-        yl = y_med - ms * probe.arch_line_fraction * np.abs(y_med - y_lat)
-        hz = sample(np.nan_to_num(top, nan=0.0), g, np.column_stack([x[cols], yl]))
-        hz = np.where(anyc, hz, -np.inf)
-        arch = float(np.max(hz))
-    # heel cup rim: the top of the posterior wall, across the middle of the heel
-    xmin = float(vertices[:, 0].min())
-    post = covered & (X <= xmin + 6.0) & (np.abs(Y - hy) <= 0.35 * probe.heel_half_width)
-    rim = float(np.nanmax(np.where(post, top, np.nan))) if post.any() else float("nan")
-    # frontal planes: the heel seat (inside the cup) and the forefoot under the met heads
-    seat = inner & heel_seat_region(g, probe)
-    fore = inner & forefoot_region(g, probe)
+    inner = ndimage.binary_erosion(covered, iterations=1)  # side walls are sampled edge-on
+    return top, bot, covered, np.where(inner, top - bot, np.nan)
+
+
+def measure_device(vertices: np.ndarray, faces: np.ndarray, grid: Grid) -> Checks:
+    """Topology, size and thinnest point of one device mesh (foot frame, mm)."""
+    topo = topology(vertices, faces)
+    _, _, _, thick = read_surfaces(vertices, faces, grid)
     return Checks(
         watertight=topo["watertight"],
         winding_consistent=topo["winding_consistent"],
@@ -178,32 +111,14 @@ def measure_device(vertices: np.ndarray, faces: np.ndarray, probe: Probe, grid: 
         volume_mm3=topo["volume_mm3"],
         length_mm=float(np.ptp(vertices[:, 0])),
         width_mm=float(np.ptp(vertices[:, 1])),
-        forefoot_width_mm=_widest(covered, g, probe.ball_x),
         max_height_mm=float(vertices[:, 2].max()),
         min_z_mm=float(vertices[:, 2].min()),
         min_thickness_mm=float(np.nanmin(thick)) if np.isfinite(thick).any() else float("nan"),
-        heel_thickness_mm=heel_t,
-        arch_peak_height_mm=arch,
-        heel_cup_rim_height_mm=rim,
-        rearfoot_frontal_angle_deg=frontal_angle(top, g, seat, ms),
-        forefoot_frontal_angle_deg=frontal_angle(top, g, fore, ms),
     )
 
 
-def _widest(covered: np.ndarray, grid: Grid, x_range: tuple[float, float]) -> float:
-    """Widest y-extent (mm) of the covered cells for x in ``x_range``."""
-    x, y = grid.axes()
-    cols = np.flatnonzero((x >= x_range[0]) & (x <= x_range[1]) & covered.any(axis=1))
-    if cols.size == 0:
-        return float("nan")
-    c = covered[cols]
-    jmin = np.argmax(c, axis=1)
-    jmax = c.shape[1] - 1 - np.argmax(c[:, ::-1], axis=1)
-    return float(np.max(y[jmax] - y[jmin]) + grid.spacing)
-
-
 def require_valid(checks: Checks, min_thickness_mm: float) -> None:
-    """Refuse a device that fails any topology or thickness check (GeometryError names the check)."""
+    """Refuse a device that is no valid solid (GeometryError names the failed check)."""
     failed = []
     if not checks.watertight:
         failed.append("not watertight")
@@ -221,3 +136,354 @@ def require_valid(checks: Checks, min_thickness_mm: float) -> None:
         failed.append(f"minimum thickness {checks.min_thickness_mm:.2f} mm below {min_thickness_mm:g} mm")
     if failed:
         raise GeometryError("output check failed: " + "; ".join(failed) + "; nothing was written")
+
+
+# ----------------------------------------------------------------------------- intent
+
+
+@dataclass(frozen=True)
+class IntentItem:
+    """One clinical check: what was prescribed, what the mesh shows, whether it is within tolerance.
+
+    ``kind``: "equal" (|measured - prescribed| <= tolerance), "max" (measured <= prescribed),
+    "min" (measured >= prescribed), "info" (reported only).
+    """
+
+    key: str  # what is checked
+    rx_key: str  # the prescription key it answers to (named when refused)
+    prescribed: float
+    measured: float
+    tolerance: float
+    unit: str
+    kind: str = "equal"
+    note: str = ""
+
+    @property
+    def passed(self) -> bool:
+        m, p = self.measured, self.prescribed
+        if self.kind == "info":
+            return True
+        if not np.isfinite(m):
+            return False
+        if self.kind == "max":
+            return m <= p + self.tolerance
+        if self.kind == "min":
+            return m >= p - self.tolerance
+        return abs(m - p) <= self.tolerance
+
+    def as_dict(self) -> dict:
+        def r(v):
+            return None if v is None or not np.isfinite(v) else round(float(v), 2)
+
+        return {
+            "check": self.key,
+            "rx_key": self.rx_key,
+            "prescribed": r(self.prescribed),
+            "measured": r(self.measured),
+            "tolerance": r(self.tolerance),
+            "unit": self.unit,
+            "kind": self.kind,
+            "pass": bool(self.passed),
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class Intent:
+    items: tuple[IntentItem, ...]
+
+    def as_list(self) -> list[dict]:
+        return [i.as_dict() for i in self.items]
+
+    @property
+    def failed(self) -> list[IntentItem]:
+        return [i for i in self.items if not i.passed]
+
+    def require(self) -> None:
+        """Refuse the device when any check is out of tolerance, naming the prescription keys."""
+        bad = self.failed
+        if bad:
+            parts = [
+                f"{i.rx_key}: {i.key} measured {i.measured:.2f} {i.unit} against {i.prescribed:.2f} "
+                f"({'at most' if i.kind == 'max' else 'at least' if i.kind == 'min' else '±'}"
+                f"{'' if i.kind in ('max', 'min') else f'{i.tolerance:g}'})"
+                for i in bad
+            ]
+            raise GeometryError("the device misses the prescription: " + "; ".join(parts) + "; nothing was written")
+
+
+def _at(z: np.ndarray, grid: Grid, p) -> float:
+    return float(sample(z, grid, np.array([p], float))[0])
+
+
+def _blob_centre(top: np.ndarray, grid: Grid, covered: np.ndarray, centre, radius: float, sign: float):
+    """Centre (x, y) and peak of a dome (sign +1) or recess (-1) found on the mesh top near ``centre``:
+    the top minus its own surroundings filled into a disc of ``radius`` around ``centre``."""
+    X, Y = grid.mesh()
+    window = np.hypot(X - centre[0], Y - centre[1]) <= radius
+    known = covered & ~window
+    if not (window & covered).any():
+        return (float("nan"), float("nan")), 0.0
+    filled = fill_gaps(np.where(known, top, np.nan), int(radius / grid.spacing) + 2)
+    dev = sign * (top - filled)
+    dev = np.where(window & covered & np.isfinite(dev), dev, 0.0)
+    peak = float(dev.max())
+    if peak <= 0.3:
+        return (float("nan"), float("nan")), peak
+    w = np.where(dev >= 0.5 * peak, dev, 0.0)
+    return (float((w * X).sum() / w.sum()), float((w * Y).sum() / w.sum())), peak
+
+
+def _end_x(covered: np.ndarray, grid: Grid, y: float) -> float:
+    """The device's most distal covered x along the line at ``y``."""
+    x, ys = grid.axes()
+    j = int(np.clip(np.rint((y - ys[0]) / grid.spacing), 0, len(ys) - 1))
+    cols = np.flatnonzero(covered[:, j])
+    return float(x[cols[-1]] + 0.5 * grid.spacing) if cols.size else float("nan")
+
+
+def check_intent(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    grid: Grid,
+    foot,
+    regions: Regions,
+    balance,
+    rx,
+    geometry,
+    length_mm: float,
+    end_line: np.ndarray | None,
+    foot_surface: np.ndarray,
+    footbed: np.ndarray,
+    plain_top: np.ndarray,
+) -> Intent:
+    """Every clinical check of a device mesh against its prescription and its foot (foot frame, mm).
+
+    ``foot_surface``: the balanced foot set on the footbed (mm above it, on ``grid``), the
+    reference of heel lift; ``footbed``: the shoe's footbed under the device; ``plain_top``: the
+    top of the same device without its accommodations (where they must show on the mesh).
+    """
+    top, bot, covered, thick = read_surfaces(vertices, faces, grid)
+    ms = regions.medial_sign
+    items: list[IntentItem] = []
+    excl = corr.accommodation_area(grid, regions, rx, length_mm)
+
+    # frontal planes against the floor
+    X, Y = grid.mesh()
+    seat = regions.heel_seat(grid) & ~excl & covered
+    skive = corr.medial_heel_skive(X, Y, regions, rx.medial_heel_skive_mm)
+    skive_deg = frontal_angle(skive, grid, seat, ms) if rx.medial_heel_skive_mm else 0.0
+    expect_seat = float(
+        np.degrees(np.arctan(np.tan(np.radians(balance.heel_seat_target_deg)) + np.tan(np.radians(skive_deg))))
+    )
+    note = "balance_inversion_deg + rearfoot_post_deg" + (" + the medial heel skive's wedge" if skive_deg else "")
+    items.append(IntentItem("heel seat frontal angle against the floor", "rearfoot_post_deg", expect_seat,
+                            frontal_angle(top, grid, seat, ms), ANGLE_TOL_DEG, "deg", note=note))
+    short = rx.length in ("metatarsal", "three_quarter")
+    end_x = float(vertices[:, 0].max()) if short else None
+    fore = regions.forefoot_band(grid, end_x) & ~excl & covered
+    items.append(IntentItem(
+        "forefoot frontal angle against the floor", "forefoot_post_deg", balance.forefoot_target_deg,
+        frontal_angle(top, grid, fore, ms), ANGLE_TOL_DEG, "deg",
+        note="heel seat + forefoot_post_deg" + (" (auto: the foot's own forefoot-to-rearfoot angle)"
+                                                 if balance.forefoot_post_auto else ""),
+    ))
+
+    # heel lift: the heel's height over the ball, against the balanced foot's
+    pocket = rx.heel_spur_pocket
+    hc = regions.heel_centre
+    if pocket is not None:
+        hc = (hc[0], hc[1] - ms * (pocket.radius_mm + 4.0 + abs(pocket.medial_offset_mm)))
+    ball = regions.ball_centre
+    device_rise = (_at(top, grid, hc) - _at(footbed, grid, hc)) - (_at(top, grid, ball) - _at(footbed, grid, ball))
+    foot_rise = _at(foot_surface, grid, hc) - _at(foot_surface, grid, ball)
+    lift = rx.heel_lift_mm if rx.heel_lift_side in ("both", foot.side) else 0.0
+    ff = geometry.forefoot_thickness_mm
+    thinner_ff = 0.0 if ff is None else rx.shell_thickness_mm - ff  # a thinner forefoot shell (dress)
+    if not short:
+        items.append(IntentItem("heel lift (heel over ball, against the balanced foot)", "heel_lift_mm", lift,
+                                device_rise - foot_rise - thinner_ff, LIFT_TOL_MM, "mm"))
+    # under the met heads
+    mids = [regions.met_head_1, regions.ball_centre, regions.met_head_5]
+    if not short:
+        t_heads = max(_at(np.nan_to_num(thick, nan=0.0), grid, p) for p in mids)
+        plain = (rx.construction == "full_contact" and rx.top_cover_mm == 0 and rx.met_pad is None
+                 and rx.met_bar is None and rx.mortons_extension is None and rx.shoe_drop_mm == 0)
+        items.append(IntentItem("thickness under the met heads", "shell_thickness_mm", MET_HEAD_MAX_MM,
+                                t_heads, 0.0, "mm", kind="max" if plain else "info",
+                                note="full contact, no cover, pad or lift" if plain else "reported"))
+    # heel cup rim: the top of the posterior wall across the middle of the heel
+    xmin = float(vertices[:, 0].min())
+    post = covered & (X <= xmin + 6.0) & (np.abs(Y - regions.heel_centre[1]) <= 0.35 * regions.heel_half_width)
+    rim = float(np.nanmax(np.where(post, top, np.nan))) if post.any() else float("nan")
+    base = rx.shell_thickness_mm + rx.top_cover_mm
+    if rx.heel_cup_depth_mm > base + 3.0:
+        items.append(IntentItem("heel cup rim above the footbed", "heel_cup_depth_mm",
+                                rx.heel_cup_depth_mm + lift, rim - _at(footbed, grid, (xmin + 3.0, regions.heel_centre[1])),
+                                RIM_TOL_MM, "mm", note="heel_cup_depth_mm + heel lift"))
+    # arch height
+    xs, ys, zs = medial_line_profile(
+        top - footbed, grid, covered, ms, (regions.heel_seat_end_x, regions.met_line_rear_x - corr.ARCH_END_BEFORE_MET_LINE_MM)
+    )
+    arch = float(np.nanmax(zs)) if zs.size and np.isfinite(zs).any() else float("nan")
+    if rx.arch_height_mm is not None:
+        items.append(IntentItem("arch height (medial quarter line)", "arch_height_mm", rx.arch_height_mm, arch,
+                                ARCH_TOL_MM, "mm"))
+    else:
+        items.append(IntentItem("arch height (medial quarter line)", "arch_height_mm",
+                                float(foot.measurements.arch_height_mm), arch, 0.0, "mm", kind="info",
+                                note="follows the foot: prescribed = the foot's own arch"))
+    items += _end_checks(top, bot, covered, thick, grid, regions, rx, end_line, foot)
+    items += _accommodation_checks(top, covered, grid, regions, rx, plain_top)
+    items.append(IntentItem("volume", "construction", float("nan"), _volume(vertices, faces) / 1000.0, 0.0, "cm3",
+                            kind="info", note=rx.construction))
+    return Intent(tuple(items))
+
+
+def _volume(vertices: np.ndarray, faces: np.ndarray) -> float:
+    t = vertices[faces]
+    return float(np.einsum("ij,ij->i", t[:, 0], np.cross(t[:, 1], t[:, 2])).sum() / 6.0)
+
+
+def _end_checks(top, bot, covered, thick, grid, regions: Regions, rx, end_line, foot) -> list[IntentItem]:
+    """The distal end: feathered (full, sulcus) or skived (metatarsal, three-quarter), where it lies
+    against the met-head or sulcus line, and how a full length covers the toes."""
+    out: list[IntentItem] = []
+    X, Y = grid.mesh()
+    inner = np.isfinite(thick)
+    dist = ndimage.distance_transform_edt(covered) * grid.spacing
+    heads = [regions.met_head_1, regions.met_head_5]
+    toe = regions.toe_weight(X, Y) > 0.5
+    if rx.length in ("full", "sulcus"):
+        zone = inner & (dist <= FEATHER_ZONE_MM) & (toe if rx.length == "full" else X >= regions.sulcus_x(Y) - 6.0)
+        worst = float(np.nanmax(np.where(zone, thick, np.nan))) if zone.any() else float("nan")
+        out.append(IntentItem(f"distal edge thickness (last {FEATHER_ZONE_MM:g} mm)", "length", FEATHER_MAX_MM,
+                              worst, 0.05, "mm", kind="max"))
+    else:
+        # along lines between the heads: thin at the end, still thinner than full 9 mm back
+        ends, lengths = [], []
+        for t in (0.25, 0.5, 0.75):
+            y = regions.met_head_5[1] + t * (regions.met_head_1[1] - regions.met_head_5[1])
+            xe = _end_x(covered, grid, y)
+            prof = sample(np.nan_to_num(thick, nan=0.0), grid, np.column_stack([xe - np.arange(1.0, 25.0), np.full(24, y)]))
+            ends.append(float(prof[0]))
+            full = float(np.max(prof[14:]))
+            reached = np.flatnonzero(prof >= full - 0.1)
+            lengths.append(float(reached[0] + 1.0) if reached.size else 0.0)
+        out.append(IntentItem("skived end thickness (last 1 mm)", "length", FEATHER_MAX_MM, max(ends), 0.05, "mm",
+                              kind="max"))
+        out.append(IntentItem("skive length", "length", SKIVE_MIN_LENGTH_MM, min(lengths), 0.0, "mm", kind="min"))
+    # where the shell ends
+    if rx.length == "metatarsal":
+        ys = [regions.met_head_5[1] + t * (regions.met_head_1[1] - regions.met_head_5[1]) for t in np.linspace(0, 1, 5)]
+        behind = min(float(met_arc_x(regions, np.array(y))) - _end_x(covered, grid, y) for y in ys)
+        out.append(IntentItem("end behind the met-head line (heads 1-5)", "length", METATARSAL_END_BEHIND_MM,
+                              behind, 0.5, "mm", kind="min"))
+    elif rx.length == "three_quarter":
+        for k, (hx, hy) in zip((1, 5), heads, strict=True):
+            out.append(IntentItem(f"end behind met head {k}", "length", 5.0, hx - _end_x(covered, grid, hy),
+                                  END_LINE_TOL_MM, "mm"))
+    elif rx.length == "sulcus":
+        for k, (_, hy) in zip((1, 5), heads, strict=True):
+            out.append(IntentItem(f"end at the sulcus (behind met head {k})", "length",
+                                  float(regions.sulcus_x(np.array(hy))), _end_x(covered, grid, hy), END_LINE_TOL_MM, "mm"))
+    else:
+        out.append(_coverage(covered, grid, regions, foot))
+    return out
+
+
+def _coverage(covered, grid: Grid, regions: Regions, foot) -> IntentItem:
+    """How far the foot's toes reach beyond a full-length device (mm; the worst point)."""
+    X, Y = grid.mesh()
+    outline = foot.plantar.outline
+    ring = np.asarray(outline.exterior.coords)
+    toe = regions.toe_weight(ring[:, 0], ring[:, 1]) > 0.5
+    if not toe.any():
+        return IntentItem("toes covered", "length", COVERAGE_TOL_MM, float("nan"), 0.0, "mm", kind="info",
+                          note="no toes in the scan")
+    inside = covered.astype(float)
+    d_out = ndimage.distance_transform_edt(inside == 0) * grid.spacing
+    worst = float(np.max(sample(d_out, grid, ring[toe])))
+    return IntentItem("toes beyond the device's edge (worst point)", "length", COVERAGE_TOL_MM, worst, 0.0, "mm",
+                      kind="max")
+
+
+def _accommodation_checks(top, covered, grid: Grid, regions: Regions, rx, plain_top: np.ndarray) -> list[IntentItem]:
+    """Each accommodation found on the mesh (its top against the same device built without any
+    accommodation) where its landmark says it belongs, and as high or deep as prescribed."""
+    out: list[IntentItem] = []
+    X, Y = grid.mesh()
+    dev = np.where(covered, top - plain_top, 0.0)
+
+    def blob(sign: float, height: float, near) -> tuple[np.ndarray, float]:
+        """Cells of the raised (sign +1) or sunk (-1) part nearest ``near``, and its peak (mm)."""
+        lab, n = ndimage.label(sign * dev > 0.3 * height)
+        if n == 0:
+            return np.zeros_like(covered), 0.0
+        idx = np.arange(1, n + 1)
+        cx = ndimage.mean(X, lab, idx)
+        cy = ndimage.mean(Y, lab, idx)
+        k = int(np.argmin(np.hypot(np.asarray(cx) - near[0], np.asarray(cy) - near[1]))) + 1
+        cells = lab == k
+        return cells, float((sign * dev)[cells].max())
+
+    def centroid(cells):
+        w = np.where(cells, np.abs(dev), 0.0)
+        return float((w * X).sum() / w.sum()), float((w * Y).sum() / w.sum())
+
+    def heads_t(y: float) -> float:
+        y1, y5 = regions.met_head_1[1], regions.met_head_5[1]
+        return (y - y5) / (y1 - y5)
+
+    if rx.met_pad is not None:
+        p = rx.met_pad
+        cells, peak = blob(1.0, p.height_mm, regions.ball_centre)
+        if cells.any():
+            cx, cy = centroid(cells)
+            t = heads_t(cy)
+            distal = float(X[cells & (dev > 0.1 * p.height_mm)].max())
+            behind = float(met_arc_x(regions, np.array(cy))) - distal
+            across = 0.0 if 0.25 <= t <= 0.75 else min(abs(t - 0.25), abs(t - 0.75)) * 2 * regions.ball_half_width
+        else:
+            behind, across, peak = float("nan"), float("nan"), 0.0
+        out.append(IntentItem("met pad: distal edge behind the met heads", "met_pad.offset_mm", p.offset_mm,
+                              behind, PLACEMENT_TOL_MM, "mm"))
+        out.append(IntentItem("met pad: centre off the 2nd-4th met heads", "met_pad", 0.0, across,
+                              PLACEMENT_TOL_MM, "mm", kind="max"))
+        out.append(IntentItem("met pad height", "met_pad.height_mm", p.height_mm, peak, 0.5, "mm"))
+    if rx.met_bar is not None:
+        p = rx.met_bar
+        cells, peak = blob(1.0, p.height_mm, regions.ball_centre)
+        y = regions.ball_centre[1]
+        xs = X[cells & (dev > 0.1 * p.height_mm) & (np.abs(Y - y) <= 2.0)]
+        behind = float(met_arc_x(regions, np.array(y))) - float(xs.max()) if xs.size else float("nan")
+        out.append(IntentItem("met bar: distal edge behind the met heads", "met_bar.offset_mm", p.offset_mm, behind,
+                              PLACEMENT_TOL_MM, "mm"))
+        out.append(IntentItem("met bar height", "met_bar.height_mm", p.height_mm, peak, 0.5, "mm"))
+    if rx.first_mpj_cutout is not None and rx.length not in ("metatarsal", "three_quarter"):
+        p = rx.first_mpj_cutout
+        cells, peak = blob(-1.0, p.depth_mm, regions.met_head_1)
+        c = centroid(cells) if cells.any() else (float("nan"), float("nan"))
+        out.append(IntentItem("1st MPJ cut-out: centre from the 1st met head", "first_mpj_cutout", 0.0,
+                              float(np.hypot(c[0] - regions.met_head_1[0], c[1] - regions.met_head_1[1])),
+                              PLACEMENT_TOL_MM, "mm", kind="max"))
+        out.append(IntentItem("1st MPJ cut-out depth", "first_mpj_cutout.depth_mm", p.depth_mm, peak, 0.5, "mm"))
+    if rx.heel_spur_pocket is not None:
+        p = rx.heel_spur_pocket
+        hx, hy = regions.heel_centre
+        want = (hx + p.offset_mm, hy + regions.medial_sign * p.medial_offset_mm)
+        cells, peak = blob(-1.0, p.depth_mm, want)
+        c = centroid(cells) if cells.any() else (float("nan"), float("nan"))
+        out.append(IntentItem("heel spur pocket: centre from the heel centre (+ offsets)", "heel_spur_pocket", 0.0,
+                              float(np.hypot(c[0] - want[0], c[1] - want[1])), PLACEMENT_TOL_MM, "mm", kind="max"))
+        out.append(IntentItem("heel spur pocket depth", "heel_spur_pocket.depth_mm", p.depth_mm, peak, 0.5, "mm"))
+    if rx.mortons_extension is not None:
+        p = rx.mortons_extension
+        under_1st = _at(dev, grid, regions.met_head_1)
+        y3 = regions.met_head_5[1] + 0.5 * (regions.met_head_1[1] - regions.met_head_5[1])
+        under_3rd = _at(dev, grid, (float(met_arc_x(regions, np.array(y3))) - 3.0, y3))
+        out.append(IntentItem("Morton's extension under the 1st MPJ", "mortons_extension.thickness_mm",
+                              p.thickness_mm, under_1st, 0.5, "mm"))
+        out.append(IntentItem("Morton's extension under the 3rd met head (none)", "mortons_extension", 0.0,
+                              under_3rd, 0.3, "mm", kind="max"))
+    return out

@@ -179,3 +179,33 @@ def sample(heights: np.ndarray, grid: Grid, xy: np.ndarray) -> np.ndarray:
     return ndimage.map_coordinates(
         heights, [idx[..., 0], idx[..., 1]], order=1, mode="constant", cval=np.nan, prefilter=False
     )
+
+
+#: Arch heights are read on the *medial quarter line*: this fraction of the local width in from
+#: the medial edge, so the foot's (or device's) sloping medial side nearer the edge does not count.
+QUARTER_LINE_FRACTION = 0.25
+
+
+def medial_line_profile(
+    heights: np.ndarray,
+    grid: Grid,
+    mask: np.ndarray,
+    medial_sign: float,
+    x_range: tuple[float, float],
+    fraction: float = QUARTER_LINE_FRACTION,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``heights`` along the medial quarter line of ``mask`` for x in ``x_range``: (x, y, z), mm.
+
+    For every grid column the line lies ``fraction`` of the mask's local width in from its medial
+    edge (+y when ``medial_sign`` is +1); z is sampled bilinearly (NaN next to missing cells).
+    """
+    x, y = grid.axes()
+    cols = (x >= x_range[0]) & (x <= x_range[1]) & mask.any(axis=1)
+    m = mask[cols]
+    jmin = np.argmax(m, axis=1)
+    jmax = m.shape[1] - 1 - np.argmax(m[:, ::-1], axis=1)
+    y_med = np.where(medial_sign > 0, y[jmax], y[jmin])
+    y_lat = np.where(medial_sign > 0, y[jmin], y[jmax])
+    yl = y_med - medial_sign * fraction * np.abs(y_med - y_lat)
+    xs = x[cols]
+    return xs, yl, sample(heights, grid, np.column_stack([xs, yl]))

@@ -140,6 +140,7 @@ def run_order(spec: dict) -> dict:
 
 def _do_order(order: Order, out_dir: Path, timings: dict[str, float]) -> dict:
     from orthogen.device.design import design_foot, measure_options_from_rx
+    from orthogen.device.template import template_geometry
     from orthogen.foot.measure_scan import MeasureOptions, measure_scan
     from orthogen.output.export import json_text, stl_bytes, threemf_bytes_to
     from orthogen.output.preview import pair_png, preview_png
@@ -155,7 +156,7 @@ def _do_order(order: Order, out_dir: Path, timings: dict[str, float]) -> dict:
         foot = measure_scan(scan, measure_options_from_rx(rxs[side], MeasureOptions(side=side)))
         timings["measure_s"] = timings.get("measure_s", 0.0) + time.perf_counter() - t
         t = time.perf_counter()
-        designs[side] = design_foot(foot, rxs[side])
+        designs[side] = design_foot(foot, rxs[side], template_geometry(rxs[side].template))
         timings["design_s"] = timings.get("design_s", 0.0) + time.perf_counter() - t
     t = time.perf_counter()
     oid = order.order_id

@@ -1,0 +1,229 @@
+"""Balancing, as labs balance a cast: the foot brought into its prescribed frontal-plane position.
+
+Standard frame, mm, + angles = varus (medial side higher). The heel seat's frontal angle
+is the plane fitted to the plantar surface over the heel seat (an ellipse around the heel
+centre), the forefoot's the plane over the band under the met heads; their difference is
+the foot's forefoot-to-rearfoot relationship (+ forefoot varus, − valgus).
+
+Balancing turns the plantar surface about the foot's centre line so that, against the
+floor, the heel seat lies at ``balance_inversion_deg + rearfoot_post_deg`` and the forefoot
+at that plus ``forefoot_post_deg`` (``auto``: plus the foot's own forefoot-to-rearfoot
+angle, i.e. the forefoot keeps its relation to the heel). The turn is a shear in z — exact
+for angles read by plane fits — whose slope blends from the rearfoot's to the forefoot's
+between the heel seat and the met heads, so the outline never moves. Then the heel and the
+ball are each set down on the footbed, and the footbed itself can carry a shoe's
+heel-to-ball drop.
+
+Examples
+--------
+>>> import numpy as np
+>>> from orthogen.foot.heightmap import Grid
+>>> from orthogen.device.regions import Regions, frontal_angle
+>>> g = Grid((0.0, -60.0), 1.0, (280, 121))
+>>> X, Y = g.mesh()
+>>> r = Regions.from_points(side="right", heel_centre=(40, 0), heel_half_width=32,
+...     met_head_1=(190, 40), met_head_5=(165, -40), sulcus=(215, 195), arch_apex=(100, 20),
+...     length_mm=260)
+>>> tilted = 2.0 + np.tan(np.radians(-6.0)) * Y        # a heel captured 6 deg everted
+>>> b = plan_balance(tilted, g, r, rearfoot_post_deg=0.0)
+>>> round(b.heel_seat_captured_deg, 3), round(b.heel_seat_target_deg, 3)
+(-6.0, 0.0)
+>>> round(frontal_angle(tilted + twist(g, r, b), g, r.heel_seat(g), r.medial_sign), 6)
+0.0
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from orthogen.device.regions import Regions, frontal_angle, ramp
+from orthogen.foot.heightmap import Grid
+
+#: The heel's posterior bisection is read from chord midpoints at these heights above its lowest
+#: point in the frontal section through the heel centre (mm): high enough to clear a loaded pad.
+BISECTION_HEIGHTS_MM = (6.0, 9.0, 12.0, 15.0, 18.0)
+
+
+@dataclass(frozen=True)
+class Balance:
+    """The foot's captured frontal planes and the balanced position (deg, + = varus, against the floor)."""
+
+    heel_seat_captured_deg: float
+    forefoot_captured_deg: float
+    forefoot_to_rearfoot_deg: float  # the foot's own relationship as captured (+ forefoot varus)
+    heel_bisection_deg: float  # posterior heel bisection from vertical (+ inverted), NaN if unseen
+    balance_inversion_deg: float
+    rearfoot_post_deg: float
+    forefoot_post_deg: float  # as applied (``auto`` resolved to the measured relationship)
+    forefoot_post_auto: bool
+
+    @property
+    def heel_seat_target_deg(self) -> float:
+        """The heel seat's frontal angle against the floor once balanced and posted."""
+        return self.balance_inversion_deg + self.rearfoot_post_deg
+
+    @property
+    def forefoot_target_deg(self) -> float:
+        """The forefoot's frontal angle against the floor once balanced and posted."""
+        return self.heel_seat_target_deg + self.forefoot_post_deg
+
+    def as_dict(self) -> dict:
+        d = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+        d["heel_seat_target_deg"] = round(self.heel_seat_target_deg, 3)
+        d["forefoot_target_deg"] = round(self.forefoot_target_deg, 3)
+        return d
+
+
+def heel_bisection_deg(z: np.ndarray, grid: Grid, regions: Regions) -> float:
+    """The posterior heel's bisection against the vertical (deg, + = inverted), from the frontal
+    section of the plantar surface ``z`` through the heel centre: the line through the midpoints of
+    horizontal chords of the heel's U at BISECTION_HEIGHTS_MM. NaN where the sides are not seen."""
+    x, y = grid.axes()
+    i = int(np.clip(np.rint((regions.heel_centre[0] - x[0]) / grid.spacing), 0, len(x) - 1))
+    prof = z[i]
+    ok = np.isfinite(prof)
+    if ok.sum() < 10:
+        return float("nan")
+    bottom = float(np.nanmin(prof))
+    j0 = int(np.nanargmin(np.where(ok, prof, np.inf)))
+    heights, mids = [], []
+    for h in BISECTION_HEIGHTS_MM:
+        level = bottom + h
+        left = np.flatnonzero(ok[:j0] & (prof[:j0] >= level))
+        right = np.flatnonzero(ok[j0:] & (prof[j0:] >= level)) + j0
+        if left.size == 0 or right.size == 0:
+            continue
+        yl, yr = _crossing(y, prof, left[-1], level), _crossing(y, prof, right[0] - 1, level)
+        heights.append(h)
+        mids.append(0.5 * (yl + yr))
+    if len(heights) < 3:
+        return float("nan")
+    slope = np.polyfit(np.asarray(heights), regions.medial_sign * np.asarray(mids), 1)[0]
+    # an inverted heel's bisection leans its top laterally: medial offset falls with height
+    return float(-np.degrees(np.arctan(slope)))
+
+
+def _crossing(y: np.ndarray, prof: np.ndarray, j: int, level: float) -> float:
+    """y where the profile crosses ``level`` between samples j and j + 1 (linear)."""
+    j = int(np.clip(j, 0, len(y) - 2))
+    a, b = prof[j], prof[j + 1]
+    if not (np.isfinite(a) and np.isfinite(b)) or a == b:
+        return float(y[j])
+    t = float(np.clip((level - a) / (b - a), 0.0, 1.0))
+    return float(y[j] + t * (y[j + 1] - y[j]))
+
+
+def plan_balance(
+    z: np.ndarray,
+    grid: Grid,
+    regions: Regions,
+    *,
+    rearfoot_post_deg: float = 0.0,
+    forefoot_post_deg: float | str = 0.0,
+    balance_inversion_deg: float = 0.0,
+    seat: np.ndarray | None = None,
+    forefoot: np.ndarray | None = None,
+) -> Balance:
+    """Measure the captured frontal planes of ``z`` and the balanced position the prescription asks.
+
+    ``seat`` / ``forefoot``: the cells to read the planes on (default: the regions' heel seat and
+    forefoot band); the checks read the finished device on the same cells.
+    """
+    seat = regions.heel_seat(grid) if seat is None else seat
+    forefoot = regions.forefoot_band(grid) if forefoot is None else forefoot
+    ms = regions.medial_sign
+    a_h = frontal_angle(z, grid, seat, ms)
+    a_f = frontal_angle(z, grid, forefoot, ms)
+    a_h = 0.0 if not np.isfinite(a_h) else a_h
+    a_f = a_h if not np.isfinite(a_f) else a_f
+    ff_rf = a_f - a_h
+    auto = isinstance(forefoot_post_deg, str)
+    return Balance(
+        heel_seat_captured_deg=a_h,
+        forefoot_captured_deg=a_f,
+        forefoot_to_rearfoot_deg=ff_rf,
+        heel_bisection_deg=heel_bisection_deg(z, grid, regions),
+        balance_inversion_deg=float(balance_inversion_deg),
+        rearfoot_post_deg=float(rearfoot_post_deg),
+        forefoot_post_deg=float(ff_rf if auto else forefoot_post_deg),
+        forefoot_post_auto=auto,
+    )
+
+
+def twist(grid: Grid, regions: Regions, balance: Balance) -> np.ndarray:
+    """The balancing shear (mm, added to z): turns the heel seat and the forefoot from their
+    captured frontal angles to the balanced ones, about the centre line, blending along the foot."""
+    X, Y = grid.mesh()
+    s_rear = np.tan(np.radians(balance.heel_seat_target_deg)) - np.tan(
+        np.radians(balance.heel_seat_captured_deg)
+    )
+    s_fore = np.tan(np.radians(balance.forefoot_target_deg)) - np.tan(
+        np.radians(balance.forefoot_captured_deg)
+    )
+    lam = regions.forefoot_weight(X, Y)
+    return regions.medial_offset(X, Y) * (s_rear * (1.0 - lam) + s_fore * lam)
+
+
+def seat_on_footbed(
+    z: np.ndarray, grid: Grid, regions: Regions, support: np.ndarray
+) -> tuple[np.ndarray, float, float]:
+    """Set the balanced heel and ball down on the footbed: ``z`` plus a vertical offset, one for the
+    rearfoot and one for the forefoot (blended along the foot), so that the lowest point of each
+    over ``support`` (the weight-bearing cells) is at 0. Frontal angles are unchanged.
+
+    Returns (z seated, rear offset, fore offset), mm.
+    """
+    X, Y = grid.mesh()
+    lam = regions.forefoot_weight(X, Y)
+    rear = support & (lam < 0.05)
+    fore = support & (lam > 0.95)
+    g_rear = -float(np.nanmin(np.where(rear, z, np.nan))) if rear.any() else 0.0
+    g_fore = -float(np.nanmin(np.where(fore, z, np.nan))) if fore.any() else g_rear
+    seated = z + g_rear * (1.0 - lam) + g_fore * lam
+    low = float(np.nanmin(np.where(support, seated, np.nan))) if support.any() else 0.0
+    if low < 0.0:  # the midfoot would pass through the footbed: lift everything by that much
+        seated = seated - low
+        g_rear, g_fore = g_rear - low, g_fore - low
+    return seated, g_rear, g_fore
+
+
+def footbed(grid: Grid, regions: Regions, drop_mm: float) -> np.ndarray:
+    """The shoe's footbed under the device (mm): ``drop_mm`` under the heel seat, 0 from the met
+    heads on, a smooth ramp through the shank (a flat footbed when the drop is 0)."""
+    X, Y = grid.mesh()
+    if drop_mm == 0:
+        return np.zeros(grid.shape)
+    return drop_mm * (1.0 - ramp(X, regions.heel_seat_end_x, regions.met_line_x(Y) - 15.0))
+
+
+def support_cells(footprint: np.ndarray, grid: Grid, regions: Regions) -> np.ndarray:
+    """Weight-bearing cells for seating: the footprint 4 mm in from its edge, toes excluded."""
+    X, Y = grid.mesh()
+    inner = ndimage.binary_erosion(footprint, iterations=max(1, round(4.0 / grid.spacing)))
+    return inner & (regions.toe_weight(X, Y) < 0.5)
+
+
+#: Under load the forefoot spreads flat across the met heads: beyond this height (mm) above the
+#: plane of the met heads, a non-weight-bearing capture's rounded forefoot edges (and the sulcus)
+#: are brought down to it.
+FOREFOOT_RISE_MM = 2.0
+
+
+def forefoot_down(
+    z: np.ndarray, grid: Grid, regions: Regions, band: np.ndarray, rise_mm: float = FOREFOOT_RISE_MM
+) -> np.ndarray:
+    """``z`` with the forefoot brought down onto the plane of its met heads: nothing beyond the met
+    heads' zone rises more than ``rise_mm`` above the plane fitted over ``band`` (blended in from
+    40 mm behind the met-head line). The plane itself, and so the forefoot's frontal angle, stays."""
+    X, Y = grid.mesh()
+    sel = band & np.isfinite(z)
+    if sel.sum() < 10:
+        return z
+    a = np.column_stack([np.ones(sel.sum()), X[sel], Y[sel]])
+    coef, *_ = np.linalg.lstsq(a, z[sel], rcond=None)
+    plane = coef[0] + coef[1] * X + coef[2] * Y
+    w = ramp(X, regions.met_line_x(Y) - 40.0, regions.met_line_x(Y) - 15.0)
+    return z - w * np.maximum(z - (plane + rise_mm), 0.0)

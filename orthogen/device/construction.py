@@ -1,0 +1,252 @@
+"""Construction: from the foot-contact surface to the device's two height fields and its outline.
+
+Foot frame, mm, z above z = 0 (the footbed may carry a shoe's drop). Given the top surface
+``F`` the foot rests on (balanced plantar surface + shell + corrections):
+
+* **Trimlines**: the device follows the foot up its sides only to the prescribed edge heights
+  (heel cup depth, medial arch + wrap or flange, lateral wall or flange, a low forefoot
+  edge); the contact region is where ``F`` lies below them, so edges follow the foot's own
+  contours (no flat-topped walls, no creases). Beyond it, in the heel and midfoot, a wall of
+  one wall thickness ends in a round rim (radius half the wall).
+* ``full_contact``: filled from the footbed up to the top (TPU, EVA).
+* ``shell``: a uniform shell under the top — the lower envelope of balls of the shell's
+  radius on it, so the cup's outside follows its inside — hollow underneath, standing on an
+  extrinsic rearfoot post (a wedge flat on the footbed, confined to the heel, its front edge
+  bevelled at 45°) and on the forefoot.
+* Ends and edges: a full or sulcus length ends feathered (at most 1.5 mm over the last 3 mm),
+  a metatarsal or three-quarter length skived over at least 10 mm, the forefoot's sides
+  tapered; never a square cut.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from scipy import ndimage
+from shapely import contains_xy
+from shapely.geometry import Point, Polygon
+
+from orthogen.device.regions import Regions, ramp, smoothstep
+from orthogen.foot.heightmap import Grid
+
+#: No part of a device may be thinner than this (mm), engraved label excepted.
+MIN_THICKNESS_MM = 1.0
+#: A feathered end (full, sulcus) and every tapered edge: this thick at the very edge (mm)...
+EDGE_THICKNESS_MM = 1.2
+#: ... at most FEATHER_MAX_MM over the last FEATHER_LENGTH_MM ...
+FEATHER_MAX_MM = 1.5
+FEATHER_LENGTH_MM = 3.0
+#: ... a skived end (metatarsal, three-quarter) reaches full thickness this far from the end (mm) ...
+SKIVE_LENGTH_MM = 12.0
+#: ... and the forefoot's side edges may rise this much per mm inward (and this much per mm², so the
+#: taper stays near the edge and never reaches under the met heads).
+SIDE_EDGE_SLOPE = 0.35
+SIDE_EDGE_CURVE = 0.05
+#: The extrinsic rearfoot post ends this far behind the arch apex (mm), its front bevelled at 45°,
+#: and reaches out under the heel to where the shell's underside is this much above its heel-seat level.
+POST_END_BEFORE_ARCH_MM = 25.0
+POST_REACH_MM = 4.0
+#: The edges rise to the trimline heights over this much of the forefoot (mm behind the met heads).
+FOREFOOT_EDGE_FROM_MM = 25.0
+#: Trimlines act only this close to the foot's outline (mm), fading out over TRIM_FADE_MM further in:
+#: the device is never cut inside the foot, whatever the height of its sole there.
+TRIM_BAND_MM = 15.0
+#: Notches in a trimline narrower than twice this (mm) are filled.
+NOTCH_MM = 6.0
+TRIM_FADE_MM = 10.0
+
+
+@dataclass(frozen=True)
+class Outline:
+    """The device outline and the contact region inside its walls (foot frame, mm)."""
+
+    polygon: Polygon  # the device's outline (walls included)
+    contact: Polygon  # where the device follows the foot (inside the rims)
+    wall_mm: float
+
+
+def trim_heights(
+    X: np.ndarray,
+    Y: np.ndarray,
+    regions: Regions,
+    *,
+    heel_cup_mm: float,
+    heel_lift: np.ndarray,
+    edge_distance: np.ndarray,
+    medial_edge_mm: float,
+    lateral_edge_mm: float,
+    forefoot_edge_mm: float,
+    rim_radius_mm: float,
+) -> np.ndarray:
+    """The edge (trimline) heights above the footbed (mm): the heel cup over the rearfoot, the
+    medial and lateral midfoot edges, a low forefoot edge, blended smoothly along and across;
+    ``edge_distance`` (mm in from the foot's outline) fades them out toward the middle."""
+    w_rear = regions.rearfoot_weight(X)
+    w_fore = ramp(X, regions.arch_apex[0], regions.met_line_x(Y) - FOREFOOT_EDGE_FROM_MM)
+    half = 0.5 * (regions.heel_half_width + regions.ball_half_width)
+    medial = smoothstep((regions.medial_offset(X, Y) + 0.2 * half) / (0.4 * half))
+    mid = medial * medial_edge_mm + (1.0 - medial) * lateral_edge_mm
+    h = w_rear * heel_cup_mm + (1.0 - w_rear) * ((1.0 - w_fore) * mid + w_fore * forefoot_edge_mm)
+    interior = 100.0 * smoothstep((edge_distance - TRIM_BAND_MM) / TRIM_FADE_MM)
+    return h + heel_lift + interior
+
+
+def _largest(geom) -> Polygon:
+    if geom.is_empty:
+        return Polygon()
+    if geom.geom_type == "Polygon":
+        return geom
+    parts = [g for g in getattr(geom, "geoms", []) if g.geom_type == "Polygon"]
+    return max(parts, key=lambda p: p.area) if parts else Polygon()
+
+
+def _below_contour(grid: Grid, z: np.ndarray) -> Polygon:
+    """The region where ``z`` <= 0, as polygons from the marching-squares contour of ``z``."""
+    import contourpy
+
+    x, y = grid.axes()
+    gen = contourpy.contour_generator(x, y, z.T, fill_type=contourpy.FillType.OuterOffset)
+    points, offsets = gen.filled(float(np.min(z)) - 1.0, 0.0)
+    polys = []
+    for pts, off in zip(points, offsets, strict=True):
+        rings = [pts[a:b] for a, b in zip(off[:-1], off[1:], strict=True) if b - a >= 4]
+        if rings:
+            polys.append(Polygon(rings[0], rings[1:]))
+    return shapely.make_valid(shapely.union_all(polys)) if polys else Polygon()
+
+
+def device_outline(
+    grid: Grid,
+    rise: np.ndarray,
+    candidate: Polygon,
+    wall_zone: Polygon,
+    seed: tuple[float, float],
+    wall_mm: float,
+) -> Outline:
+    """Contact region and outline: where ``rise`` (the top's height minus the trimline's, mm) is at
+    most 0 inside ``candidate`` (the foot's trimmed footprint), the part around ``seed`` (the heel
+    centre) with its holes filled; plus, inside ``wall_zone`` (heel and midfoot), a wall of
+    ``wall_mm`` beyond it. Corners are rounded."""
+    below = _below_contour(grid, rise)
+    contact = below.intersection(candidate)
+    parts = [contact] if contact.geom_type == "Polygon" else list(getattr(contact, "geoms", []))
+    parts = [p for p in parts if p.geom_type == "Polygon" and not p.is_empty]
+    if not parts:
+        return Outline(Polygon(), Polygon(), wall_mm)
+    seed_pt = Point(seed)
+    main = min(parts, key=lambda p: p.distance(seed_pt))
+    main = Polygon(main.exterior)
+    # notches where the foot's side rises faster than the trimline falls are filled; slivers go
+    main = _largest(main.buffer(NOTCH_MM, quad_segs=8).buffer(-NOTCH_MM, quad_segs=8).intersection(candidate))
+    main = _largest(main.buffer(-1.0, quad_segs=8).buffer(1.0, quad_segs=8))
+    ring = main.buffer(wall_mm, quad_segs=8).intersection(wall_zone).intersection(
+        candidate.buffer(wall_mm, quad_segs=8)
+    )
+    outline = _largest(shapely.union_all([main, ring]))
+    outline = _largest(outline.buffer(1.5, quad_segs=8).buffer(-1.5, quad_segs=8))
+    outline = _largest(outline.buffer(-1.0, quad_segs=8).buffer(1.0, quad_segs=8))
+    return Outline(Polygon(outline.exterior).simplify(0.1), main, wall_mm)
+
+
+def rim_top(grid: Grid, outline: Outline, trim: np.ndarray, footbed: np.ndarray) -> np.ndarray:
+    """The wall's top beyond the contact region (mm, NaN elsewhere): a half-round of radius half
+    the wall from the trimline height, outside the contact region by the distance ``d``."""
+    X, Y = grid.mesh()
+    ring = contains_xy(outline.polygon.buffer(0.75), X, Y) & ~contains_xy(outline.contact, X, Y)
+    out = np.full(grid.shape, np.nan)
+    if not ring.any():
+        return out
+    d = shapely.distance(outline.contact.exterior, shapely.points(X[ring], Y[ring]))
+    r = 0.5 * outline.wall_mm
+    dd = np.clip(d, 0.0, 2 * r)
+    out[ring] = footbed[ring] + trim[ring] - r + np.sqrt(np.maximum(r * r - (dd - r) ** 2, 0.0))
+    return out
+
+
+def edge_cap(
+    grid: Grid,
+    outline: Polygon,
+    end_line: np.ndarray | None,
+    toe: np.ndarray,
+    forefoot: np.ndarray,
+    thickness: np.ndarray,
+    skived: bool,
+) -> np.ndarray:
+    """The most a device may be thick near its distal end and forefoot edges (mm; inf elsewhere).
+
+    ``end_line``: the cut line of a trimmed length (None: full length, whose end is the outline
+    around the toes, weighted by ``toe``). ``forefoot``: 0..1 weight of the forefoot, whose side
+    edges taper at SIDE_EDGE_SLOPE. ``thickness``: the device's nominal thickness there.
+    """
+    X, Y = grid.mesh()
+    pts = shapely.points(X.ravel(), Y.ravel())
+    d_edge = shapely.distance(outline.exterior, pts).reshape(grid.shape)
+    if end_line is not None:
+        d_end = shapely.distance(shapely.LineString(end_line), pts).reshape(grid.shape)
+    else:
+        d_end = np.where(toe > 0.5, d_edge, np.inf)
+    taper = SKIVE_LENGTH_MM if skived else 2.0 * FEATHER_LENGTH_MM
+    rise = np.maximum(thickness - FEATHER_MAX_MM, 0.0) / (taper - FEATHER_LENGTH_MM)
+    end_cap = np.where(
+        d_end <= FEATHER_LENGTH_MM,
+        EDGE_THICKNESS_MM + (FEATHER_MAX_MM - EDGE_THICKNESS_MM) * d_end / FEATHER_LENGTH_MM,
+        FEATHER_MAX_MM + rise * (d_end - FEATHER_LENGTH_MM),
+    )
+    side_cap = EDGE_THICKNESS_MM + (SIDE_EDGE_SLOPE * d_edge + SIDE_EDGE_CURVE * d_edge**2) / np.maximum(
+        forefoot, 1e-3
+    )
+    return np.minimum(end_cap, side_cap)
+
+
+def shell_underside(top: np.ndarray, inside: np.ndarray, grid: Grid, thickness_mm: float) -> np.ndarray:
+    """The underside of a shell of normal thickness ``thickness_mm`` under ``top``: the lower
+    envelope of balls of that radius centred on the top surface (grey erosion with a hemisphere).
+    Cells outside ``inside`` do not count."""
+    r = thickness_mm / grid.spacing
+    k = int(np.ceil(r))
+    oy, ox = np.mgrid[-k : k + 1, -k : k + 1]
+    disc = ox * ox + oy * oy <= r * r
+    cap = np.sqrt(np.maximum(r * r - ox * ox - oy * oy, 0.0)) * grid.spacing
+    z = np.where(inside, top, np.max(top[inside]) + 1e3 if inside.any() else 0.0)
+    return ndimage.grey_erosion(z, footprint=disc, structure=np.where(disc, cap, 0.0), mode="nearest")
+
+
+def rearfoot_post(
+    grid: Grid,
+    regions: Regions,
+    footbed: np.ndarray,
+    inside: np.ndarray,
+    under: np.ndarray,
+    seat_deg: float,
+) -> np.ndarray:
+    """The extrinsic rearfoot post's underside (mm; inf where there is none): flat on the footbed
+    under the heel seat — where the shell's underside lies within POST_REACH_MM (plus the posted
+    wedge) of its level at the heel centre, so the cup's outside stays free — ending
+    POST_END_BEFORE_ARCH_MM behind the arch apex with a 45° bevel."""
+    X, _ = grid.mesh()
+    x_end = max(regions.arch_apex[0] - POST_END_BEFORE_ARCH_MM, regions.heel_seat_end_x + 5.0)
+    rel = under - footbed
+    seat = regions.heel_seat(grid) & inside
+    level = float(np.median(rel[seat])) if seat.any() else 0.0
+    reach = POST_REACH_MM + abs(np.tan(np.radians(seat_deg))) * regions.heel_half_width
+    area = inside & (X <= x_end + 40.0) & (rel <= level + reach)
+    k = max(1, round(2.0 / grid.spacing))
+    area = ndimage.binary_opening(ndimage.binary_fill_holes(area), iterations=k)
+    lab, n = ndimage.label(area)
+    if n > 1:  # the post is one block under the heel
+        hi = np.clip(np.rint(np.asarray(regions.heel_centre) - grid.origin) / grid.spacing, 0, np.array(grid.shape) - 1)
+        keep = lab[int(hi[0]), int(hi[1])]
+        area = lab == keep if keep else area
+    under_post = footbed + np.maximum(X - x_end, 0.0)
+    return np.where(area, under_post, np.inf)
+
+
+def extend_outside(field: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """``field`` with every cell outside ``inside`` set to its nearest inside cell's value (so the
+    grid solid's boundary cells, cut by the outline, carry the edge's own heights)."""
+    if inside.all() or not inside.any():
+        return field
+    idx = ndimage.distance_transform_edt(~inside, return_distances=False, return_indices=True)
+    return field[tuple(idx)]
