@@ -20,6 +20,7 @@ Foot frame, mm, z above z = 0 (the footbed may carry a shoe's drop). Given the t
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,7 +112,7 @@ def _below_contour(grid: Grid, z: np.ndarray) -> Polygon:
     points, offsets = gen.filled(float(np.min(z)) - 1.0, 0.0)
     polys = []
     for pts, off in zip(points, offsets, strict=True):
-        rings = [pts[a:b] for a, b in zip(off[:-1], off[1:], strict=True) if b - a >= 4]
+        rings = [pts[a:b] for a, b in itertools.pairwise(off) if b - a >= 4]
         if rings:
             polys.append(Polygon(rings[0], rings[1:]))
     return shapely.make_valid(shapely.union_all(polys)) if polys else Polygon()
@@ -141,8 +142,10 @@ def device_outline(
     # notches where the foot's side rises faster than the trimline falls are filled; slivers go
     main = _largest(main.buffer(NOTCH_MM, quad_segs=8).buffer(-NOTCH_MM, quad_segs=8).intersection(candidate))
     main = _largest(main.buffer(-1.0, quad_segs=8).buffer(1.0, quad_segs=8))
-    ring = main.buffer(wall_mm, quad_segs=8).intersection(wall_zone).intersection(
-        candidate.buffer(wall_mm, quad_segs=8)
+    ring = (
+        main.buffer(wall_mm, quad_segs=8)
+        .intersection(wall_zone)
+        .intersection(candidate.buffer(wall_mm, quad_segs=8))
     )
     outline = _largest(shapely.union_all([main, ring]))
     outline = _largest(outline.buffer(1.5, quad_segs=8).buffer(-1.5, quad_segs=8))
@@ -236,7 +239,9 @@ def rearfoot_post(
     area = ndimage.binary_opening(ndimage.binary_fill_holes(area), iterations=k)
     lab, n = ndimage.label(area)
     if n > 1:  # the post is one block under the heel
-        hi = np.clip(np.rint(np.asarray(regions.heel_centre) - grid.origin) / grid.spacing, 0, np.array(grid.shape) - 1)
+        hi = np.clip(
+            np.rint(np.asarray(regions.heel_centre) - grid.origin) / grid.spacing, 0, np.array(grid.shape) - 1
+        )
         keep = lab[int(hi[0]), int(hi[1])]
         area = lab == keep if keep else area
     under_post = footbed + np.maximum(X - x_end, 0.0)

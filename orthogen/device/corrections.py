@@ -119,7 +119,9 @@ def first_mpj_cutout(X, Y, regions: Regions, depth_mm, radius_mm) -> np.ndarray:
     return -depth_mm * (1 - smoothstep((r - 0.7) / 0.3))
 
 
-def heel_spur_pocket_centre(regions: Regions, offset_mm: float, medial_offset_mm: float) -> tuple[float, float]:
+def heel_spur_pocket_centre(
+    regions: Regions, offset_mm: float, medial_offset_mm: float
+) -> tuple[float, float]:
     hx, hy = regions.heel_centre
     return hx + offset_mm, hy + regions.medial_sign * medial_offset_mm
 
@@ -141,7 +143,9 @@ def mortons_extension(X, Y, regions: Regions, thickness_mm, end_x: float) -> np.
     return thickness_mm * along * across
 
 
-def arch_line_peak(top: np.ndarray, grid: Grid, inside: np.ndarray, regions: Regions) -> tuple[float, float, float]:
+def arch_line_peak(
+    top: np.ndarray, grid: Grid, inside: np.ndarray, regions: Regions
+) -> tuple[float, float, float]:
     """Peak of ``top`` along the device's medial quarter line over the arch: (height, x, y), mm."""
     x_range = (regions.heel_seat_end_x, regions.met_line_rear_x - ARCH_END_BEFORE_MET_LINE_MM)
     xs, ys, zs = medial_line_profile(top, grid, inside, regions.medial_sign, x_range)

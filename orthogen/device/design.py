@@ -157,7 +157,9 @@ def _pt(p, shift: float) -> list[float]:
 # ----------------------------------------------------------------------------- inputs
 
 
-def foot_length_for_outline(foot: MeasuredFoot, rx: Prescription, toes_captured: bool) -> tuple[float, list[str]]:
+def foot_length_for_outline(
+    foot: MeasuredFoot, rx: Prescription, toes_captured: bool
+) -> tuple[float, list[str]]:
     """Foot length (mm) the device is made for, and notes.
 
     A scan whose toes were captured sets its own length: a ``foot_length_mm`` or shoe size that
@@ -217,7 +219,7 @@ def _met_heads(lm) -> tuple[tuple[float, float], tuple[float, float]]:
     if hasattr(lm, "met_head_1"):
         return tuple(lm.met_head_1), tuple(lm.met_head_5)
     # TEMPORARY until foot/anatomy lands: typical positions, 12 / 10 mm inside the outline
-    (x1, y1), (x5, y5) = lm.mpj1, lm.mpj5
+    (_x1, y1), (_x5, y5) = lm.mpj1, lm.mpj5
     L = lm.toe_tip[0]
     c = 0.5 * (y1 + y5)
     return (0.72 * L, y1 - np.sign(y1 - c) * 12.0), (0.63 * L, y5 - np.sign(y5 - c) * 10.0)
@@ -304,7 +306,9 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
     bed = footbed(grid, regions, rx.shoe_drop_mm)
     cover = rx.top_cover_mm
     t0 = rx.shell_thickness_mm + cover
-    t_ff = (geom.forefoot_thickness_mm if geom.forefoot_thickness_mm is not None else rx.shell_thickness_mm) + cover
+    t_ff = (
+        geom.forefoot_thickness_mm if geom.forefoot_thickness_mm is not None else rx.shell_thickness_mm
+    ) + cover
     t_ext = min(geom.forefoot_extension_mm + cover, t_ff)
     toe = regions.toe_weight(X, Y)
     w_ff = ramp(X, regions.met_line_x(Y) - 30.0, regions.met_line_x(Y))
@@ -323,14 +327,19 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
     fore = regions.forefoot_band(grid, end_x) & ~excl
     P = forefoot_down(plantar_on_grid(foot, grid, regions, geom), grid, regions, regions.forefoot_band(grid))
     bal = plan_balance(
-        P + base + fields["heel_lift"], grid, regions,
+        P + base + fields["heel_lift"],
+        grid,
+        regions,
         rearfoot_post_deg=rx.rearfoot_post_deg,
         forefoot_post_deg=rx.forefoot_post_deg,
         balance_inversion_deg=rx.balance_inversion_deg,
-        seat=seat, forefoot=fore,
+        seat=seat,
+        forefoot=fore,
     )
     fp = contains_xy(foot_poly, X, Y)
-    B, g_rear, g_fore = seat_on_footbed(P + twist(grid, regions, bal), grid, regions, support_cells(fp, grid, regions))
+    B, g_rear, g_fore = seat_on_footbed(
+        P + twist(grid, regions, bal), grid, regions, support_cells(fp, grid, regions)
+    )
     foot_ref = B.copy()  # the balanced foot on the footbed: the reference of heel lift
     B = B * (1.0 - toe)  # the toes brought down onto the footbed: never a slab under raised toes
     fields["arch_fill"] = corr.arch_fill(B, X, Y, regions, rx.arch_fill_mm)
@@ -344,7 +353,9 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
     med_edge = np.maximum(max(arch_foot + t0, rx.arch_height_mm or 0.0), floor) + geom.arch_wrap_mm
     wall = rx.shell_thickness_mm if rx.construction == "shell" else geom.heel_wall_mm
     trim = cons.trim_heights(
-        X, Y, regions,
+        X,
+        Y,
+        regions,
         heel_cup_mm=rx.heel_cup_depth_mm,
         heel_lift=fields["heel_lift"],
         edge_distance=ndimage.distance_transform_edt(inside_c) * grid.spacing,
@@ -356,8 +367,9 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
     trim = np.maximum(trim, t0 + fields["heel_lift"] + 0.5 * wall + 1.5)
     if rx.arch_height_mm is not None:
         provisional = contains_xy(candidate, X, Y)
-        fields["arch_height"] = corr.arch_height(F - bed, X, Y, grid, provisional, regions, rx.arch_height_mm,
-                                                 floor=np.minimum(F - bed, t0))
+        fields["arch_height"] = corr.arch_height(
+            F - bed, X, Y, grid, provisional, regions, rx.arch_height_mm, floor=np.minimum(F - bed, t0)
+        )
         F = F + fields["arch_height"]
     plain = F
     fields.update(accommodations)
@@ -365,7 +377,9 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
     # the toes (brought down) are covered to the footprint's edge: no trimline there
     trim = trim + toe * np.maximum(F - bed + 0.5 * wall + 0.5 - trim, 0.0)
     wall_zone = _behind(regions, grid, 25.0)
-    outline = cons.device_outline(grid, F - bed - trim + 0.5 * wall, candidate, wall_zone, regions.heel_centre, wall)
+    outline = cons.device_outline(
+        grid, F - bed - trim + 0.5 * wall, candidate, wall_zone, regions.heel_centre, wall
+    )
     if outline.polygon.is_empty or outline.polygon.area < 1000.0:
         raise GeometryError("the device outline came out empty: the scan's plantar surface is unusable")
     inside = contains_xy(outline.polygon, X, Y)
@@ -395,8 +409,19 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
     top = cons.extend_outside(top, inside)
     bottom = cons.extend_outside(bottom, inside)
     surfaces = DeviceSurfaces(
-        grid, top, bottom, inside, outline.polygon, outline.contact, bed, fields,
-        {"support_offsets_mm": (round(g_rear, 3), round(g_fore, 3)), "wall_mm": wall, "shell_plus_cover_mm": t0},
+        grid,
+        top,
+        bottom,
+        inside,
+        outline.polygon,
+        outline.contact,
+        bed,
+        fields,
+        {
+            "support_offsets_mm": (round(g_rear, 3), round(g_fore, 3)),
+            "wall_mm": wall,
+            "shell_plus_cover_mm": t0,
+        },
     )
 
     # the solid, its label, and what it must be
@@ -415,9 +440,21 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
     shift = -float(solid.vertices[:, 0].min())
     verts = solid.vertices + np.array([shift, 0.0, 0.0])
     return Design(
-        foot=foot, prescription=rx, geometry=geom, regions=regions, balance=bal, surfaces=surfaces,
-        solid=solid, checks=checks, intent=intent, x_shift_mm=shift, vertices=verts, faces=solid.faces,
-        label_text=label, label_engraved=box is not None, warnings=tuple(dict.fromkeys(warnings)),
+        foot=foot,
+        prescription=rx,
+        geometry=geom,
+        regions=regions,
+        balance=bal,
+        surfaces=surfaces,
+        solid=solid,
+        checks=checks,
+        intent=intent,
+        x_shift_mm=shift,
+        vertices=verts,
+        faces=solid.faces,
+        label_text=label,
+        label_engraved=box is not None,
+        warnings=tuple(dict.fromkeys(warnings)),
     )
 
 

@@ -76,8 +76,9 @@ class Regions:
     arch_apex: tuple[float, float]
 
     @classmethod
-    def from_points(cls, *, side, heel_centre, heel_half_width, met_head_1, met_head_5, sulcus,
-                    arch_apex, length_mm) -> Regions:
+    def from_points(
+        cls, *, side, heel_centre, heel_half_width, met_head_1, met_head_5, sulcus, arch_apex, length_mm
+    ) -> Regions:
         return cls(
             side=side,
             medial_sign=-1.0 if side == "left" else 1.0,

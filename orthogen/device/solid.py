@@ -98,7 +98,9 @@ def build_solid(
     prism = manifold3d.Manifold.extrude(_cross_section(outline), zmax - zmin).translate((0.0, 0.0, zmin))
     solid = block ^ prism
     if label:
-        text = label_manifold(label, label_box, label_depth_mm, float(bottom.min()) if label_z is None else label_z)
+        text = label_manifold(
+            label, label_box, label_depth_mm, float(bottom.min()) if label_z is None else label_z
+        )
         if text is not None:
             solid = solid - text
     if solid.status() != manifold3d.Error.NoError:

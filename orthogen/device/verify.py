@@ -209,7 +209,9 @@ class Intent:
                 f"{'' if i.kind in ('max', 'min') else f'{i.tolerance:g}'})"
                 for i in bad
             ]
-            raise GeometryError("the device misses the prescription: " + "; ".join(parts) + "; nothing was written")
+            raise GeometryError(
+                "the device misses the prescription: " + "; ".join(parts) + "; nothing was written"
+            )
 
 
 def _at(z: np.ndarray, grid: Grid, p) -> float:
@@ -274,20 +276,39 @@ def check_intent(
     skive = corr.medial_heel_skive(X, Y, regions, rx.medial_heel_skive_mm)
     skive_deg = frontal_angle(skive, grid, seat, ms) if rx.medial_heel_skive_mm else 0.0
     expect_seat = float(
-        np.degrees(np.arctan(np.tan(np.radians(balance.heel_seat_target_deg)) + np.tan(np.radians(skive_deg))))
+        np.degrees(
+            np.arctan(np.tan(np.radians(balance.heel_seat_target_deg)) + np.tan(np.radians(skive_deg)))
+        )
     )
-    note = "balance_inversion_deg + rearfoot_post_deg" + (" + the medial heel skive's wedge" if skive_deg else "")
-    items.append(IntentItem("heel seat frontal angle against the floor", "rearfoot_post_deg", expect_seat,
-                            frontal_angle(top, grid, seat, ms), ANGLE_TOL_DEG, "deg", note=note))
+    note = "balance_inversion_deg + rearfoot_post_deg" + (
+        " + the medial heel skive's wedge" if skive_deg else ""
+    )
+    items.append(
+        IntentItem(
+            "heel seat frontal angle against the floor",
+            "rearfoot_post_deg",
+            expect_seat,
+            frontal_angle(top, grid, seat, ms),
+            ANGLE_TOL_DEG,
+            "deg",
+            note=note,
+        )
+    )
     short = rx.length in ("metatarsal", "three_quarter")
     end_x = float(vertices[:, 0].max()) if short else None
     fore = regions.forefoot_band(grid, end_x) & ~excl & covered
-    items.append(IntentItem(
-        "forefoot frontal angle against the floor", "forefoot_post_deg", balance.forefoot_target_deg,
-        frontal_angle(top, grid, fore, ms), ANGLE_TOL_DEG, "deg",
-        note="heel seat + forefoot_post_deg" + (" (auto: the foot's own forefoot-to-rearfoot angle)"
-                                                 if balance.forefoot_post_auto else ""),
-    ))
+    items.append(
+        IntentItem(
+            "forefoot frontal angle against the floor",
+            "forefoot_post_deg",
+            balance.forefoot_target_deg,
+            frontal_angle(top, grid, fore, ms),
+            ANGLE_TOL_DEG,
+            "deg",
+            note="heel seat + forefoot_post_deg"
+            + (" (auto: the foot's own forefoot-to-rearfoot angle)" if balance.forefoot_post_auto else ""),
+        )
+    )
 
     # heel lift: the heel's height over the ball, against the balanced foot's
     pocket = rx.heel_spur_pocket
@@ -295,48 +316,114 @@ def check_intent(
     if pocket is not None:
         hc = (hc[0], hc[1] - ms * (pocket.radius_mm + 4.0 + abs(pocket.medial_offset_mm)))
     ball = regions.ball_centre
-    device_rise = (_at(top, grid, hc) - _at(footbed, grid, hc)) - (_at(top, grid, ball) - _at(footbed, grid, ball))
+    device_rise = (_at(top, grid, hc) - _at(footbed, grid, hc)) - (
+        _at(top, grid, ball) - _at(footbed, grid, ball)
+    )
     foot_rise = _at(foot_surface, grid, hc) - _at(foot_surface, grid, ball)
     lift = rx.heel_lift_mm if rx.heel_lift_side in ("both", foot.side) else 0.0
     ff = geometry.forefoot_thickness_mm
     thinner_ff = 0.0 if ff is None else rx.shell_thickness_mm - ff  # a thinner forefoot shell (dress)
     if not short:
-        items.append(IntentItem("heel lift (heel over ball, against the balanced foot)", "heel_lift_mm", lift,
-                                device_rise - foot_rise - thinner_ff, LIFT_TOL_MM, "mm"))
+        items.append(
+            IntentItem(
+                "heel lift (heel over ball, against the balanced foot)",
+                "heel_lift_mm",
+                lift,
+                device_rise - foot_rise - thinner_ff,
+                LIFT_TOL_MM,
+                "mm",
+            )
+        )
     # under the met heads
     mids = [regions.met_head_1, regions.ball_centre, regions.met_head_5]
     if not short:
         t_heads = max(_at(np.nan_to_num(thick, nan=0.0), grid, p) for p in mids)
-        plain = (rx.construction == "full_contact" and rx.top_cover_mm == 0 and rx.met_pad is None
-                 and rx.met_bar is None and rx.mortons_extension is None and rx.shoe_drop_mm == 0)
-        items.append(IntentItem("thickness under the met heads", "shell_thickness_mm", MET_HEAD_MAX_MM,
-                                t_heads, 0.0, "mm", kind="max" if plain else "info",
-                                note="full contact, no cover, pad or lift" if plain else "reported"))
+        plain = (
+            rx.construction == "full_contact"
+            and rx.top_cover_mm == 0
+            and rx.met_pad is None
+            and rx.met_bar is None
+            and rx.mortons_extension is None
+            and rx.shoe_drop_mm == 0
+        )
+        items.append(
+            IntentItem(
+                "thickness under the met heads",
+                "shell_thickness_mm",
+                MET_HEAD_MAX_MM,
+                t_heads,
+                0.0,
+                "mm",
+                kind="max" if plain else "info",
+                note="full contact, no cover, pad or lift" if plain else "reported",
+            )
+        )
     # heel cup rim: the top of the posterior wall across the middle of the heel
     xmin = float(vertices[:, 0].min())
-    post = covered & (X <= xmin + 6.0) & (np.abs(Y - regions.heel_centre[1]) <= 0.35 * regions.heel_half_width)
+    post = (
+        covered & (X <= xmin + 6.0) & (np.abs(Y - regions.heel_centre[1]) <= 0.35 * regions.heel_half_width)
+    )
     rim = float(np.nanmax(np.where(post, top, np.nan))) if post.any() else float("nan")
     base = rx.shell_thickness_mm + rx.top_cover_mm
     if rx.heel_cup_depth_mm > base + 3.0:
-        items.append(IntentItem("heel cup rim above the footbed", "heel_cup_depth_mm",
-                                rx.heel_cup_depth_mm + lift, rim - _at(footbed, grid, (xmin + 3.0, regions.heel_centre[1])),
-                                RIM_TOL_MM, "mm", note="heel_cup_depth_mm + heel lift"))
+        items.append(
+            IntentItem(
+                "heel cup rim above the footbed",
+                "heel_cup_depth_mm",
+                rx.heel_cup_depth_mm + lift,
+                rim - _at(footbed, grid, (xmin + 3.0, regions.heel_centre[1])),
+                RIM_TOL_MM,
+                "mm",
+                note="heel_cup_depth_mm + heel lift",
+            )
+        )
     # arch height
-    xs, ys, zs = medial_line_profile(
-        top - footbed, grid, covered, ms, (regions.heel_seat_end_x, regions.met_line_rear_x - corr.ARCH_END_BEFORE_MET_LINE_MM)
+    _xs, _ys, zs = medial_line_profile(
+        top - footbed,
+        grid,
+        covered,
+        ms,
+        (regions.heel_seat_end_x, regions.met_line_rear_x - corr.ARCH_END_BEFORE_MET_LINE_MM),
     )
     arch = float(np.nanmax(zs)) if zs.size and np.isfinite(zs).any() else float("nan")
     if rx.arch_height_mm is not None:
-        items.append(IntentItem("arch height (medial quarter line)", "arch_height_mm", rx.arch_height_mm, arch,
-                                ARCH_TOL_MM, "mm"))
+        items.append(
+            IntentItem(
+                "arch height (medial quarter line)",
+                "arch_height_mm",
+                rx.arch_height_mm,
+                arch,
+                ARCH_TOL_MM,
+                "mm",
+            )
+        )
     else:
-        items.append(IntentItem("arch height (medial quarter line)", "arch_height_mm",
-                                float(foot.measurements.arch_height_mm), arch, 0.0, "mm", kind="info",
-                                note="follows the foot: prescribed = the foot's own arch"))
+        items.append(
+            IntentItem(
+                "arch height (medial quarter line)",
+                "arch_height_mm",
+                float(foot.measurements.arch_height_mm),
+                arch,
+                0.0,
+                "mm",
+                kind="info",
+                note="follows the foot: prescribed = the foot's own arch",
+            )
+        )
     items += _end_checks(top, bot, covered, thick, grid, regions, rx, end_line, foot)
     items += _accommodation_checks(top, covered, grid, regions, rx, plain_top)
-    items.append(IntentItem("volume", "construction", float("nan"), _volume(vertices, faces) / 1000.0, 0.0, "cm3",
-                            kind="info", note=rx.construction))
+    items.append(
+        IntentItem(
+            "volume",
+            "construction",
+            float("nan"),
+            _volume(vertices, faces) / 1000.0,
+            0.0,
+            "cm3",
+            kind="info",
+            note=rx.construction,
+        )
+    )
     return Intent(tuple(items))
 
 
@@ -355,38 +442,94 @@ def _end_checks(top, bot, covered, thick, grid, regions: Regions, rx, end_line, 
     heads = [regions.met_head_1, regions.met_head_5]
     toe = regions.toe_weight(X, Y) > 0.5
     if rx.length in ("full", "sulcus"):
-        zone = inner & (dist <= FEATHER_ZONE_MM) & (toe if rx.length == "full" else X >= regions.sulcus_x(Y) - 6.0)
+        zone = (
+            inner
+            & (dist <= FEATHER_ZONE_MM)
+            & (toe if rx.length == "full" else X >= regions.sulcus_x(Y) - 6.0)
+        )
         worst = float(np.nanmax(np.where(zone, thick, np.nan))) if zone.any() else float("nan")
-        out.append(IntentItem(f"distal edge thickness (last {FEATHER_ZONE_MM:g} mm)", "length", FEATHER_MAX_MM,
-                              worst, 0.05, "mm", kind="max"))
+        out.append(
+            IntentItem(
+                f"distal edge thickness (last {FEATHER_ZONE_MM:g} mm)",
+                "length",
+                FEATHER_MAX_MM,
+                worst,
+                0.05,
+                "mm",
+                kind="max",
+            )
+        )
     else:
         # along lines between the heads: thin at the end, still thinner than full 9 mm back
         ends, lengths = [], []
         for t in (0.25, 0.5, 0.75):
             y = regions.met_head_5[1] + t * (regions.met_head_1[1] - regions.met_head_5[1])
             xe = _end_x(covered, grid, y)
-            prof = sample(np.nan_to_num(thick, nan=0.0), grid, np.column_stack([xe - np.arange(1.0, 25.0), np.full(24, y)]))
+            prof = sample(
+                np.nan_to_num(thick, nan=0.0),
+                grid,
+                np.column_stack([xe - np.arange(1.0, 25.0), np.full(24, y)]),
+            )
             ends.append(float(prof[0]))
             full = float(np.max(prof[14:]))
             reached = np.flatnonzero(prof >= full - 0.1)
             lengths.append(float(reached[0] + 1.0) if reached.size else 0.0)
-        out.append(IntentItem("skived end thickness (last 1 mm)", "length", FEATHER_MAX_MM, max(ends), 0.05, "mm",
-                              kind="max"))
-        out.append(IntentItem("skive length", "length", SKIVE_MIN_LENGTH_MM, min(lengths), 0.0, "mm", kind="min"))
+        out.append(
+            IntentItem(
+                "skived end thickness (last 1 mm)",
+                "length",
+                FEATHER_MAX_MM,
+                max(ends),
+                0.05,
+                "mm",
+                kind="max",
+            )
+        )
+        out.append(
+            IntentItem("skive length", "length", SKIVE_MIN_LENGTH_MM, min(lengths), 0.0, "mm", kind="min")
+        )
     # where the shell ends
     if rx.length == "metatarsal":
-        ys = [regions.met_head_5[1] + t * (regions.met_head_1[1] - regions.met_head_5[1]) for t in np.linspace(0, 1, 5)]
+        ys = [
+            regions.met_head_5[1] + t * (regions.met_head_1[1] - regions.met_head_5[1])
+            for t in np.linspace(0, 1, 5)
+        ]
         behind = min(float(met_arc_x(regions, np.array(y))) - _end_x(covered, grid, y) for y in ys)
-        out.append(IntentItem("end behind the met-head line (heads 1-5)", "length", METATARSAL_END_BEHIND_MM,
-                              behind, 0.5, "mm", kind="min"))
+        out.append(
+            IntentItem(
+                "end behind the met-head line (heads 1-5)",
+                "length",
+                METATARSAL_END_BEHIND_MM,
+                behind,
+                0.5,
+                "mm",
+                kind="min",
+            )
+        )
     elif rx.length == "three_quarter":
         for k, (hx, hy) in zip((1, 5), heads, strict=True):
-            out.append(IntentItem(f"end behind met head {k}", "length", 5.0, hx - _end_x(covered, grid, hy),
-                                  END_LINE_TOL_MM, "mm"))
+            out.append(
+                IntentItem(
+                    f"end behind met head {k}",
+                    "length",
+                    5.0,
+                    hx - _end_x(covered, grid, hy),
+                    END_LINE_TOL_MM,
+                    "mm",
+                )
+            )
     elif rx.length == "sulcus":
         for k, (_, hy) in zip((1, 5), heads, strict=True):
-            out.append(IntentItem(f"end at the sulcus (behind met head {k})", "length",
-                                  float(regions.sulcus_x(np.array(hy))), _end_x(covered, grid, hy), END_LINE_TOL_MM, "mm"))
+            out.append(
+                IntentItem(
+                    f"end at the sulcus (behind met head {k})",
+                    "length",
+                    float(regions.sulcus_x(np.array(hy))),
+                    _end_x(covered, grid, hy),
+                    END_LINE_TOL_MM,
+                    "mm",
+                )
+            )
     else:
         out.append(_coverage(covered, grid, regions, foot))
     return out
@@ -394,21 +537,32 @@ def _end_checks(top, bot, covered, thick, grid, regions: Regions, rx, end_line, 
 
 def _coverage(covered, grid: Grid, regions: Regions, foot) -> IntentItem:
     """How far the foot's toes reach beyond a full-length device (mm; the worst point)."""
-    X, Y = grid.mesh()
+    _X, _Y = grid.mesh()
     outline = foot.plantar.outline
     ring = np.asarray(outline.exterior.coords)
     toe = regions.toe_weight(ring[:, 0], ring[:, 1]) > 0.5
     if not toe.any():
-        return IntentItem("toes covered", "length", COVERAGE_TOL_MM, float("nan"), 0.0, "mm", kind="info",
-                          note="no toes in the scan")
+        return IntentItem(
+            "toes covered",
+            "length",
+            COVERAGE_TOL_MM,
+            float("nan"),
+            0.0,
+            "mm",
+            kind="info",
+            note="no toes in the scan",
+        )
     inside = covered.astype(float)
     d_out = ndimage.distance_transform_edt(inside == 0) * grid.spacing
     worst = float(np.max(sample(d_out, grid, ring[toe])))
-    return IntentItem("toes beyond the device's edge (worst point)", "length", COVERAGE_TOL_MM, worst, 0.0, "mm",
-                      kind="max")
+    return IntentItem(
+        "toes beyond the device's edge (worst point)", "length", COVERAGE_TOL_MM, worst, 0.0, "mm", kind="max"
+    )
 
 
-def _accommodation_checks(top, covered, grid: Grid, regions: Regions, rx, plain_top: np.ndarray) -> list[IntentItem]:
+def _accommodation_checks(
+    top, covered, grid: Grid, regions: Regions, rx, plain_top: np.ndarray
+) -> list[IntentItem]:
     """Each accommodation found on the mesh (its top against the same device built without any
     accommodation) where its landmark says it belongs, and as high or deep as prescribed."""
     out: list[IntentItem] = []
@@ -439,17 +593,36 @@ def _accommodation_checks(top, covered, grid: Grid, regions: Regions, rx, plain_
         p = rx.met_pad
         cells, peak = blob(1.0, p.height_mm, regions.ball_centre)
         if cells.any():
-            cx, cy = centroid(cells)
+            _cx, cy = centroid(cells)
             t = heads_t(cy)
             distal = float(X[cells & (dev > 0.1 * p.height_mm)].max())
             behind = float(met_arc_x(regions, np.array(cy))) - distal
-            across = 0.0 if 0.25 <= t <= 0.75 else min(abs(t - 0.25), abs(t - 0.75)) * 2 * regions.ball_half_width
+            across = (
+                0.0 if 0.25 <= t <= 0.75 else min(abs(t - 0.25), abs(t - 0.75)) * 2 * regions.ball_half_width
+            )
         else:
             behind, across, peak = float("nan"), float("nan"), 0.0
-        out.append(IntentItem("met pad: distal edge behind the met heads", "met_pad.offset_mm", p.offset_mm,
-                              behind, PLACEMENT_TOL_MM, "mm"))
-        out.append(IntentItem("met pad: centre off the 2nd-4th met heads", "met_pad", 0.0, across,
-                              PLACEMENT_TOL_MM, "mm", kind="max"))
+        out.append(
+            IntentItem(
+                "met pad: distal edge behind the met heads",
+                "met_pad.offset_mm",
+                p.offset_mm,
+                behind,
+                PLACEMENT_TOL_MM,
+                "mm",
+            )
+        )
+        out.append(
+            IntentItem(
+                "met pad: centre off the 2nd-4th met heads",
+                "met_pad",
+                0.0,
+                across,
+                PLACEMENT_TOL_MM,
+                "mm",
+                kind="max",
+            )
+        )
         out.append(IntentItem("met pad height", "met_pad.height_mm", p.height_mm, peak, 0.5, "mm"))
     if rx.met_bar is not None:
         p = rx.met_bar
@@ -457,33 +630,79 @@ def _accommodation_checks(top, covered, grid: Grid, regions: Regions, rx, plain_
         y = regions.ball_centre[1]
         xs = X[cells & (dev > 0.1 * p.height_mm) & (np.abs(Y - y) <= 2.0)]
         behind = float(met_arc_x(regions, np.array(y))) - float(xs.max()) if xs.size else float("nan")
-        out.append(IntentItem("met bar: distal edge behind the met heads", "met_bar.offset_mm", p.offset_mm, behind,
-                              PLACEMENT_TOL_MM, "mm"))
+        out.append(
+            IntentItem(
+                "met bar: distal edge behind the met heads",
+                "met_bar.offset_mm",
+                p.offset_mm,
+                behind,
+                PLACEMENT_TOL_MM,
+                "mm",
+            )
+        )
         out.append(IntentItem("met bar height", "met_bar.height_mm", p.height_mm, peak, 0.5, "mm"))
     if rx.first_mpj_cutout is not None and rx.length not in ("metatarsal", "three_quarter"):
         p = rx.first_mpj_cutout
         cells, peak = blob(-1.0, p.depth_mm, regions.met_head_1)
         c = centroid(cells) if cells.any() else (float("nan"), float("nan"))
-        out.append(IntentItem("1st MPJ cut-out: centre from the 1st met head", "first_mpj_cutout", 0.0,
-                              float(np.hypot(c[0] - regions.met_head_1[0], c[1] - regions.met_head_1[1])),
-                              PLACEMENT_TOL_MM, "mm", kind="max"))
-        out.append(IntentItem("1st MPJ cut-out depth", "first_mpj_cutout.depth_mm", p.depth_mm, peak, 0.5, "mm"))
+        out.append(
+            IntentItem(
+                "1st MPJ cut-out: centre from the 1st met head",
+                "first_mpj_cutout",
+                0.0,
+                float(np.hypot(c[0] - regions.met_head_1[0], c[1] - regions.met_head_1[1])),
+                PLACEMENT_TOL_MM,
+                "mm",
+                kind="max",
+            )
+        )
+        out.append(
+            IntentItem("1st MPJ cut-out depth", "first_mpj_cutout.depth_mm", p.depth_mm, peak, 0.5, "mm")
+        )
     if rx.heel_spur_pocket is not None:
         p = rx.heel_spur_pocket
         hx, hy = regions.heel_centre
         want = (hx + p.offset_mm, hy + regions.medial_sign * p.medial_offset_mm)
         cells, peak = blob(-1.0, p.depth_mm, want)
         c = centroid(cells) if cells.any() else (float("nan"), float("nan"))
-        out.append(IntentItem("heel spur pocket: centre from the heel centre (+ offsets)", "heel_spur_pocket", 0.0,
-                              float(np.hypot(c[0] - want[0], c[1] - want[1])), PLACEMENT_TOL_MM, "mm", kind="max"))
-        out.append(IntentItem("heel spur pocket depth", "heel_spur_pocket.depth_mm", p.depth_mm, peak, 0.5, "mm"))
+        out.append(
+            IntentItem(
+                "heel spur pocket: centre from the heel centre (+ offsets)",
+                "heel_spur_pocket",
+                0.0,
+                float(np.hypot(c[0] - want[0], c[1] - want[1])),
+                PLACEMENT_TOL_MM,
+                "mm",
+                kind="max",
+            )
+        )
+        out.append(
+            IntentItem("heel spur pocket depth", "heel_spur_pocket.depth_mm", p.depth_mm, peak, 0.5, "mm")
+        )
     if rx.mortons_extension is not None:
         p = rx.mortons_extension
         under_1st = _at(dev, grid, regions.met_head_1)
         y3 = regions.met_head_5[1] + 0.5 * (regions.met_head_1[1] - regions.met_head_5[1])
         under_3rd = _at(dev, grid, (float(met_arc_x(regions, np.array(y3))) - 3.0, y3))
-        out.append(IntentItem("Morton's extension under the 1st MPJ", "mortons_extension.thickness_mm",
-                              p.thickness_mm, under_1st, 0.5, "mm"))
-        out.append(IntentItem("Morton's extension under the 3rd met head (none)", "mortons_extension", 0.0,
-                              under_3rd, 0.3, "mm", kind="max"))
+        out.append(
+            IntentItem(
+                "Morton's extension under the 1st MPJ",
+                "mortons_extension.thickness_mm",
+                p.thickness_mm,
+                under_1st,
+                0.5,
+                "mm",
+            )
+        )
+        out.append(
+            IntentItem(
+                "Morton's extension under the 3rd met head (none)",
+                "mortons_extension",
+                0.0,
+                under_3rd,
+                0.3,
+                "mm",
+                kind="max",
+            )
+        )
     return out
