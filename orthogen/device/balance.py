@@ -37,7 +37,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import ndimage
 
 from orthogen.device.regions import Regions, frontal_angle, ramp
 from orthogen.foot.heightmap import Grid
@@ -168,26 +167,21 @@ def twist(grid: Grid, regions: Regions, balance: Balance) -> np.ndarray:
 
 
 def seat_on_footbed(
-    z: np.ndarray, grid: Grid, regions: Regions, support: np.ndarray
+    z: np.ndarray, grid: Grid, regions: Regions, seat: np.ndarray, band: np.ndarray
 ) -> tuple[np.ndarray, float, float]:
-    """Set the balanced heel and ball down on the footbed: ``z`` plus a vertical offset, one for the
-    rearfoot and one for the forefoot (blended along the foot), so that the lowest point of each
-    over ``support`` (the weight-bearing cells) is at 0. Frontal angles are unchanged.
+    """Set the balanced heel and ball down on the footbed: ``z`` plus a vertical offset for the
+    rearfoot and one for the forefoot (blended along the foot) so that the lowest points of the heel
+    seat (``seat``) and of the met heads (``band``) are at 0; whatever would still pass through the
+    footbed (a capture's low lateral column) rests on it. Frontal angles are unchanged.
 
     Returns (z seated, rear offset, fore offset), mm.
     """
     X, Y = grid.mesh()
     lam = regions.forefoot_weight(X, Y)
-    rear = support & (lam < 0.05)
-    fore = support & (lam > 0.95)
-    g_rear = -float(np.nanmin(np.where(rear, z, np.nan))) if rear.any() else 0.0
-    g_fore = -float(np.nanmin(np.where(fore, z, np.nan))) if fore.any() else g_rear
+    g_rear = -float(np.percentile(z[seat], 1)) if seat.any() else 0.0
+    g_fore = -float(np.percentile(z[band], 1)) if band.any() else g_rear
     seated = z + g_rear * (1.0 - lam) + g_fore * lam
-    low = float(np.nanmin(np.where(support, seated, np.nan))) if support.any() else 0.0
-    if low < 0.0:  # the midfoot would pass through the footbed: lift everything by that much
-        seated = seated - low
-        g_rear, g_fore = g_rear - low, g_fore - low
-    return seated, g_rear, g_fore
+    return np.maximum(seated, 0.0), g_rear, g_fore
 
 
 def footbed(grid: Grid, regions: Regions, drop_mm: float) -> np.ndarray:
@@ -199,31 +193,31 @@ def footbed(grid: Grid, regions: Regions, drop_mm: float) -> np.ndarray:
     return drop_mm * (1.0 - ramp(X, regions.heel_seat_end_x, regions.met_line_x(Y) - 15.0))
 
 
-def support_cells(footprint: np.ndarray, grid: Grid, regions: Regions) -> np.ndarray:
-    """Weight-bearing cells for seating: the footprint 4 mm in from its edge, toes excluded."""
-    X, Y = grid.mesh()
-    inner = ndimage.binary_erosion(footprint, iterations=max(1, round(4.0 / grid.spacing)))
-    return inner & (regions.toe_weight(X, Y) < 0.5)
-
-
-#: Under load the forefoot spreads flat across the met heads: beyond this height (mm) above the
-#: plane of the met heads, a non-weight-bearing capture's rounded forefoot edges (and the sulcus)
-#: are brought down to it.
-FOREFOOT_RISE_MM = 2.0
+#: Under load the forefoot spreads flat across the met heads: what a non-weight-bearing capture shows
+#: above the plane of the met heads (its rounded edges, a convex transverse arch, the sulcus) is
+#: brought down to within this height (mm) of it, with a soft (C1) knee this wide (mm).
+FOREFOOT_RISE_MM = 0.5
+FOREFOOT_KNEE_MM = 1.0
 
 
 def forefoot_down(
     z: np.ndarray, grid: Grid, regions: Regions, band: np.ndarray, rise_mm: float = FOREFOOT_RISE_MM
 ) -> np.ndarray:
     """``z`` with the forefoot brought down onto the plane of its met heads: nothing beyond the met
-    heads' zone rises more than ``rise_mm`` above the plane fitted over ``band`` (blended in from
-    40 mm behind the met-head line). The plane itself, and so the forefoot's frontal angle, stays."""
+    heads' zone rises more than ``rise_mm`` above the plane fitted over ``band`` and lowered through
+    its lowest points (blended in from 40 mm behind the met-head line). The plane's tilt, and so the
+    forefoot's frontal angle, stays."""
     X, Y = grid.mesh()
     sel = band & np.isfinite(z)
     if sel.sum() < 10:
         return z
     a = np.column_stack([np.ones(sel.sum()), X[sel], Y[sel]])
     coef, *_ = np.linalg.lstsq(a, z[sel], rcond=None)
-    plane = coef[0] + coef[1] * X + coef[2] * Y
+    # the met heads' frontal plane, level along the foot (the toes beyond are brought down to it),
+    # through the lowest heads rather than their mean
+    plane = coef[0] + coef[1] * float(X[sel].mean()) + coef[2] * Y
+    plane = plane + float(np.percentile((z - plane)[sel], 5))
     w = ramp(X, regions.met_line_x(Y) - 40.0, regions.met_line_x(Y) - 15.0)
-    return z - w * np.maximum(z - (plane + rise_mm), 0.0)
+    k = FOREFOOT_KNEE_MM
+    excess = k * np.logaddexp(0.0, (z - plane - rise_mm) / k)  # a smooth max(z - plane - rise, 0)
+    return z - w * excess

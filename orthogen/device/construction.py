@@ -20,17 +20,16 @@ Foot frame, mm, z above z = 0 (the footbed may carry a shoe's drop). Given the t
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
 import shapely
 from scipy import ndimage
 from shapely import contains_xy
-from shapely.geometry import Point, Polygon
+from shapely.geometry import Polygon
 
-from orthogen.device.regions import Regions, ramp, smoothstep
-from orthogen.foot.heightmap import Grid
+from orthogen.device.regions import Regions, smoothstep
+from orthogen.foot.heightmap import Grid, medial_line_profile
 
 #: No part of a device may be thinner than this (mm), engraved label excepted.
 MIN_THICKNESS_MM = 1.0
@@ -49,13 +48,13 @@ SIDE_EDGE_CURVE = 0.05
 #: and reaches out under the heel to where the shell's underside is this much above its heel-seat level.
 POST_END_BEFORE_ARCH_MM = 25.0
 POST_REACH_MM = 4.0
-#: The edges rise to the trimline heights over this much of the forefoot (mm behind the met heads).
-FOREFOOT_EDGE_FROM_MM = 25.0
 #: Trimlines act only this close to the foot's outline (mm), fading out over TRIM_FADE_MM further in:
 #: the device is never cut inside the foot, whatever the height of its sole there.
 TRIM_BAND_MM = 15.0
-#: Notches in a trimline narrower than twice this (mm) are filled.
-NOTCH_MM = 6.0
+#: Trimlines are smoothed along the foot over this length (Gaussian sigma, mm), and the contact
+#: region's ends rounded with this radius (mm).
+TRIMLINE_SMOOTH_MM = 6.0
+END_ROUND_MM = 4.0
 TRIM_FADE_MM = 10.0
 
 
@@ -76,22 +75,34 @@ def trim_heights(
     heel_cup_mm: float,
     heel_lift: np.ndarray,
     edge_distance: np.ndarray,
-    medial_edge_mm: float,
-    lateral_edge_mm: float,
-    forefoot_edge_mm: float,
-    rim_radius_mm: float,
+    medial_edge_mm: np.ndarray,
+    lateral_edge_mm: np.ndarray,
 ) -> np.ndarray:
     """The edge (trimline) heights above the footbed (mm): the heel cup over the rearfoot, the
-    medial and lateral midfoot edges, a low forefoot edge, blended smoothly along and across;
-    ``edge_distance`` (mm in from the foot's outline) fades them out toward the middle."""
+    medial and lateral edges beyond it (each a height per frontal slice), blended smoothly along
+    and across; ``edge_distance`` (mm in from the foot's outline) fades them out toward the middle."""
     w_rear = regions.rearfoot_weight(X)
-    w_fore = ramp(X, regions.arch_apex[0], regions.met_line_x(Y) - FOREFOOT_EDGE_FROM_MM)
     half = 0.5 * (regions.heel_half_width + regions.ball_half_width)
     medial = smoothstep((regions.medial_offset(X, Y) + 0.2 * half) / (0.4 * half))
-    mid = medial * medial_edge_mm + (1.0 - medial) * lateral_edge_mm
-    h = w_rear * heel_cup_mm + (1.0 - w_rear) * ((1.0 - w_fore) * mid + w_fore * forefoot_edge_mm)
+    sides = medial * medial_edge_mm + (1.0 - medial) * lateral_edge_mm
+    h = w_rear * heel_cup_mm + (1.0 - w_rear) * sides
     interior = 100.0 * smoothstep((edge_distance - TRIM_BAND_MM) / TRIM_FADE_MM)
     return h + heel_lift + interior
+
+
+def line_level(
+    grid: Grid, z: np.ndarray, inside: np.ndarray, side_sign: float, fraction: float, smooth_mm: float = 6.0
+) -> np.ndarray:
+    """``z`` along the line ``fraction`` of the local width in from the edge on the ``side_sign``
+    side (+1: +y), per frontal slice, smoothed along x and broadcast over the grid (mm)."""
+    x, _ = grid.axes()
+    xs, _, zs = medial_line_profile(z, grid, inside, side_sign, (x[0], x[-1]), fraction)
+    ok = np.isfinite(zs)
+    if not ok.any():
+        return np.zeros_like(z)
+    level = np.interp(x, xs[ok], zs[ok])
+    level = ndimage.gaussian_filter1d(level, smooth_mm / grid.spacing, mode="nearest")
+    return np.broadcast_to(level[:, None], z.shape).copy()
 
 
 def _largest(geom) -> Polygon:
@@ -103,19 +114,19 @@ def _largest(geom) -> Polygon:
     return max(parts, key=lambda p: p.area) if parts else Polygon()
 
 
-def _below_contour(grid: Grid, z: np.ndarray) -> Polygon:
-    """The region where ``z`` <= 0, as polygons from the marching-squares contour of ``z``."""
-    import contourpy
-
-    x, y = grid.axes()
-    gen = contourpy.contour_generator(x, y, z.T, fill_type=contourpy.FillType.OuterOffset)
-    points, offsets = gen.filled(float(np.min(z)) - 1.0, 0.0)
-    polys = []
-    for pts, off in zip(points, offsets, strict=True):
-        rings = [pts[a:b] for a, b in itertools.pairwise(off) if b - a >= 4]
-        if rings:
-            polys.append(Polygon(rings[0], rings[1:]))
-    return shapely.make_valid(shapely.union_all(polys)) if polys else Polygon()
+def _slice_runs(inside: np.ndarray, centre_j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per grid column, the first and last cell index of the run of ``inside`` that holds the
+    centre line's cell ``centre_j`` (-1 where the centre cell is not inside)."""
+    nx, ny = inside.shape
+    j = np.clip(centre_j, 0, ny - 1)
+    rows = np.arange(nx)
+    ok = inside[rows, j]
+    idx = np.arange(ny)[None, :]
+    below = ~inside & (idx < j[:, None])
+    above = ~inside & (idx > j[:, None])
+    lo = np.where(below.any(axis=1), ny - 1 - np.argmax(below[:, ::-1], axis=1) + 1, 0)
+    hi = np.where(above.any(axis=1), np.argmax(above, axis=1) - 1, ny - 1)
+    return np.where(ok, lo, -1), np.where(ok, hi, -1)
 
 
 def device_outline(
@@ -123,25 +134,63 @@ def device_outline(
     rise: np.ndarray,
     candidate: Polygon,
     wall_zone: Polygon,
-    seed: tuple[float, float],
+    centre_y: np.ndarray,
     wall_mm: float,
 ) -> Outline:
-    """Contact region and outline: where ``rise`` (the top's height minus the trimline's, mm) is at
-    most 0 inside ``candidate`` (the foot's trimmed footprint), the part around ``seed`` (the heel
-    centre) with its holes filled; plus, inside ``wall_zone`` (heel and midfoot), a wall of
-    ``wall_mm`` beyond it. Corners are rounded."""
-    below = _below_contour(grid, rise)
-    contact = below.intersection(candidate)
-    parts = [contact] if contact.geom_type == "Polygon" else list(getattr(contact, "geoms", []))
-    parts = [p for p in parts if p.geom_type == "Polygon" and not p.is_empty]
-    if not parts:
+    """Contact region and outline (foot frame, mm).
+
+    The contact region is, slice by slice across the foot, the run around the centre line
+    (``centre_y``, one y per grid column) where ``rise`` (the top's height minus the trimline's)
+    is at most 0 inside ``candidate`` (the foot's trimmed footprint); its medial and lateral
+    edges are smoothed along the foot over TRIMLINE_SMOOTH_MM, so a trimline is a fair curve,
+    never a notch. Inside ``wall_zone`` (heel and midfoot) a wall of ``wall_mm`` stands beyond it.
+    """
+    X, Y = grid.mesh()
+    x, y = grid.axes()
+    cand = contains_xy(candidate, X, Y)
+    ok = cand & (rise <= 0.0)
+    cj = np.clip(np.rint((centre_y - y[0]) / grid.spacing).astype(int), 0, len(y) - 1)
+    # where the centre line leaves the footprint (the toes), the middle of the footprint's slice
+    off = ~cand[np.arange(len(x)), cj] & cand.any(axis=1)
+    if off.any():
+        first = np.argmax(cand, axis=1)
+        last = cand.shape[1] - 1 - np.argmax(cand[:, ::-1], axis=1)
+        cj = np.where(off, (first + last) // 2, cj)
+    lo, hi = _slice_runs(ok, cj)
+    clo, chi = _slice_runs(cand, cj)
+    cols = np.flatnonzero(lo >= 0)
+    if cols.size < 10:
         return Outline(Polygon(), Polygon(), wall_mm)
-    seed_pt = Point(seed)
-    main = min(parts, key=lambda p: p.distance(seed_pt))
-    main = Polygon(main.exterior)
-    # notches where the foot's side rises faster than the trimline falls are filled; slivers go
-    main = _largest(main.buffer(NOTCH_MM, quad_segs=8).buffer(-NOTCH_MM, quad_segs=8).intersection(candidate))
-    main = _largest(main.buffer(-1.0, quad_segs=8).buffer(1.0, quad_segs=8))
+    cols = np.arange(cols[0], cols[-1] + 1)  # one contiguous stretch from heel to toes
+    # the trim's inset from the footprint's edge, per slice, smoothed along the foot
+    inset_lo = (lo[cols] - clo[cols]).astype(float)
+    inset_hi = (chi[cols] - hi[cols]).astype(float)
+    gap = lo[cols] < 0
+    if gap.any():  # a slice whose centre is not in contact: bridge from its neighbours
+        good = ~gap
+        inset_lo = np.interp(cols, cols[good], inset_lo[good])
+        inset_hi = np.interp(cols, cols[good], inset_hi[good])
+    s = TRIMLINE_SMOOTH_MM / grid.spacing
+    inset_lo = ndimage.gaussian_filter1d(inset_lo, s, mode="nearest")
+    inset_hi = ndimage.gaussian_filter1d(inset_hi, s, mode="nearest")
+    half = 0.5 * grid.spacing
+    ylo = y[np.clip(clo[cols], 0, None)] - half + inset_lo * grid.spacing
+    yhi = y[np.clip(chi[cols], 0, None)] + half - inset_hi * grid.spacing
+    xs = x[cols]
+    x0, x1 = xs[0] - 0.5 * grid.spacing, xs[-1] + 0.5 * grid.spacing
+    ring_pts = [
+        (x0, ylo[0]),
+        *zip(xs, ylo, strict=True),
+        (x1, ylo[-1]),
+        (x1, yhi[-1]),
+        *zip(xs[::-1], yhi[::-1], strict=True),
+        (x0, yhi[0]),
+    ]
+    main = _largest(shapely.make_valid(Polygon(ring_pts)).intersection(candidate))
+    r = END_ROUND_MM
+    main = _largest(main.buffer(-r, quad_segs=8).buffer(r, quad_segs=8))
+    if main.is_empty:
+        return Outline(Polygon(), Polygon(), wall_mm)
     ring = (
         main.buffer(wall_mm, quad_segs=8)
         .intersection(wall_zone)
@@ -192,11 +241,13 @@ def edge_cap(
         d_end = np.where(toe > 0.5, d_edge, np.inf)
     taper = SKIVE_LENGTH_MM if skived else 2.0 * FEATHER_LENGTH_MM
     rise = np.maximum(thickness - FEATHER_MAX_MM, 0.0) / (taper - FEATHER_LENGTH_MM)
+    d = np.where(np.isfinite(d_end), d_end, 0.0)
     end_cap = np.where(
-        d_end <= FEATHER_LENGTH_MM,
-        EDGE_THICKNESS_MM + (FEATHER_MAX_MM - EDGE_THICKNESS_MM) * d_end / FEATHER_LENGTH_MM,
-        FEATHER_MAX_MM + rise * (d_end - FEATHER_LENGTH_MM),
+        d <= FEATHER_LENGTH_MM,
+        EDGE_THICKNESS_MM + (FEATHER_MAX_MM - EDGE_THICKNESS_MM) * d / FEATHER_LENGTH_MM,
+        FEATHER_MAX_MM + rise * (d - FEATHER_LENGTH_MM),
     )
+    end_cap = np.where(np.isfinite(d_end), end_cap, np.inf)
     side_cap = EDGE_THICKNESS_MM + (SIDE_EDGE_SLOPE * d_edge + SIDE_EDGE_CURVE * d_edge**2) / np.maximum(
         forefoot, 1e-3
     )

@@ -28,7 +28,6 @@ from __future__ import annotations
 import numpy as np
 
 from orthogen.device.regions import Regions, ramp, smoothstep
-from orthogen.device.template import met_arc_x
 from orthogen.foot.heightmap import Grid, medial_line_profile
 
 #: The arch region (fill, prescribed height) runs from the heel seat's end to this far behind the
@@ -88,7 +87,7 @@ def met_pad_centre(regions: Regions, length_mm: float, offset_mm: float) -> tupl
     metatarsal parabola."""
     y1, y5 = regions.met_head_1[1], regions.met_head_5[1]
     cy = y5 + MET_PAD_ACROSS * (y1 - y5)
-    cx = float(met_arc_x(regions, np.array(cy))) - offset_mm - length_mm / 2
+    cx = float(regions.met_arc_x(np.array(cy))) - offset_mm - length_mm / 2
     return float(cx), float(cy)
 
 
@@ -100,7 +99,7 @@ def met_pad(X, Y, regions: Regions, height_mm, length_mm, width_mm, offset_mm) -
 
 def met_bar(X, Y, regions: Regions, height_mm, length_mm, offset_mm) -> np.ndarray:
     """Metatarsal bar: a ridge across all met shafts, its distal edge ``offset_mm`` behind the heads."""
-    xl = met_arc_x(regions, Y) - offset_mm - length_mm / 2
+    xl = regions.met_arc_x(Y) - offset_mm - length_mm / 2
     along = np.clip(1 - ((X - xl) / (length_mm / 2)) ** 2, 0, None) ** 2
     half = regions.ball_half_width
     across = smoothstep((1.05 * half - np.abs(Y - regions.ball_centre[1])) / (0.25 * half))

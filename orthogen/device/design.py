@@ -31,13 +31,11 @@ from orthogen import __version__
 from orthogen.device import construction as cons
 from orthogen.device import corrections as corr
 from orthogen.device.balance import (
-    FOREFOOT_RISE_MM,
     Balance,
     footbed,
     forefoot_down,
     plan_balance,
     seat_on_footbed,
-    support_cells,
     twist,
 )
 from orthogen.device.regions import Regions, ramp
@@ -52,7 +50,7 @@ from orthogen.device.template import (
 )
 from orthogen.device.verify import Checks, Intent, check_intent, measure_device, require_valid
 from orthogen.errors import GeometryError, OrthogenError
-from orthogen.foot.heightmap import Grid, sample
+from orthogen.foot.heightmap import QUARTER_LINE_FRACTION, Grid, sample
 from orthogen.foot.measure_scan import MeasuredFoot, MeasureOptions, measure_scan
 from orthogen.rx.limits import SHORT_LENGTHS, SHORT_SHELL_END_MM
 from orthogen.rx.model import Prescription
@@ -203,6 +201,7 @@ def regions_of(foot: MeasuredFoot, length_mm: float) -> Regions:
     half = 0.5 * (y[cols[-1]] - y[cols[0]] + p.grid.spacing) if cols.size else 0.25 * length_mm * 0.4
     mh1, mh5 = _met_heads(lm)
     sul = _sulcus(lm, mh1, mh5)
+    heads = [lm.met_head(k) for k in range(1, 6)] if hasattr(lm, "met_head") else None
     return Regions.from_points(
         side=foot.side,
         heel_centre=(hx, hy),
@@ -212,6 +211,7 @@ def regions_of(foot: MeasuredFoot, length_mm: float) -> Regions:
         sulcus=sul,
         arch_apex=getattr(lm, "arch_apex", getattr(lm, "arch_peak", (0.4 * length_mm, hy))),
         length_mm=length_mm,
+        met_heads=heads,
     )
 
 
@@ -229,18 +229,6 @@ def _sulcus(lm, mh1, mh5) -> tuple[float, float]:
     if hasattr(lm, "sulcus_medial"):
         return float(lm.sulcus_medial[0]), float(lm.sulcus_lateral[0])
     return mh1[0] + 25.0, mh5[0] + 22.0
-
-
-def slice_floor(z: np.ndarray, inside: np.ndarray, smooth_mm: float = 10.0) -> np.ndarray:
-    """The lowest ``z`` across each frontal slice (x column) of ``inside``, smoothed along x (mm),
-    broadcast over the grid: the level the lateral edge height is measured from."""
-    low = np.where(inside.any(axis=1), np.min(np.where(inside, z, np.inf), axis=1), np.nan)
-    ok = np.isfinite(low)
-    if not ok.any():
-        return np.zeros_like(z)
-    low = np.interp(np.arange(len(low)), np.flatnonzero(ok), low[ok])
-    low = ndimage.gaussian_filter1d(low, smooth_mm, mode="nearest")
-    return np.broadcast_to(low[:, None], z.shape).copy()
 
 
 def toes_captured(foot: MeasuredFoot) -> bool:
@@ -336,22 +324,23 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
         seat=seat,
         forefoot=fore,
     )
-    fp = contains_xy(foot_poly, X, Y)
-    B, g_rear, g_fore = seat_on_footbed(
-        P + twist(grid, regions, bal), grid, regions, support_cells(fp, grid, regions)
-    )
+    B, g_rear, g_fore = seat_on_footbed(P + twist(grid, regions, bal), grid, regions, seat, fore)
     foot_ref = B.copy()  # the balanced foot on the footbed: the reference of heel lift
     B = B * (1.0 - toe)  # the toes brought down onto the footbed: never a slab under raised toes
     fields["arch_fill"] = corr.arch_fill(B, X, Y, regions, rx.arch_fill_mm)
     fields["medial_heel_skive"] = corr.medial_heel_skive(X, Y, regions, rx.medial_heel_skive_mm)
     F = bed + B + base + fields["heel_lift"] + fields["arch_fill"] + fields["medial_heel_skive"]
 
-    # trimlines and outline: edges relative to the foot (its arch; its lowest point across each slice)
+    # the prescribed arch height, then the trimlines: the medial edge rises arch_wrap_mm above the
+    # foot's own medial quarter line, the lateral edge lateral_wall_mm above its lateral quarter line
     inside_c = contains_xy(candidate, X, Y)
-    floor = slice_floor(F - bed, inside_c)
-    arch_foot = foot.measurements.arch_height_mm
-    med_edge = np.maximum(max(arch_foot + t0, rx.arch_height_mm or 0.0), floor) + geom.arch_wrap_mm
+    if rx.arch_height_mm is not None:
+        fields["arch_height"] = corr.arch_height(
+            F - bed, X, Y, grid, inside_c, regions, rx.arch_height_mm, floor=np.minimum(F - bed, t0)
+        )
+        F = F + fields["arch_height"]
     wall = rx.shell_thickness_mm if rx.construction == "shell" else geom.heel_wall_mm
+    ms = regions.medial_sign
     trim = cons.trim_heights(
         X,
         Y,
@@ -359,18 +348,14 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
         heel_cup_mm=rx.heel_cup_depth_mm,
         heel_lift=fields["heel_lift"],
         edge_distance=ndimage.distance_transform_edt(inside_c) * grid.spacing,
-        medial_edge_mm=med_edge + rx.medial_flange_mm,
-        lateral_edge_mm=floor + geom.lateral_wall_mm + rx.lateral_flange_mm,
-        forefoot_edge_mm=floor + geom.forefoot_edge_mm + FOREFOOT_RISE_MM,
-        rim_radius_mm=0.5 * wall,
+        medial_edge_mm=cons.line_level(grid, F - bed, inside_c, ms, QUARTER_LINE_FRACTION)
+        + geom.arch_wrap_mm
+        + rx.medial_flange_mm,
+        lateral_edge_mm=cons.line_level(grid, F - bed, inside_c, -ms, QUARTER_LINE_FRACTION)
+        + geom.lateral_wall_mm
+        + rx.lateral_flange_mm,
     )
     trim = np.maximum(trim, t0 + fields["heel_lift"] + 0.5 * wall + 1.5)
-    if rx.arch_height_mm is not None:
-        provisional = contains_xy(candidate, X, Y)
-        fields["arch_height"] = corr.arch_height(
-            F - bed, X, Y, grid, provisional, regions, rx.arch_height_mm, floor=np.minimum(F - bed, t0)
-        )
-        F = F + fields["arch_height"]
     plain = F
     fields.update(accommodations)
     F = F + sum(accommodations.values()) if accommodations else F
@@ -378,7 +363,7 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
     trim = trim + toe * np.maximum(F - bed + 0.5 * wall + 0.5 - trim, 0.0)
     wall_zone = _behind(regions, grid, 25.0)
     outline = cons.device_outline(
-        grid, F - bed - trim + 0.5 * wall, candidate, wall_zone, regions.heel_centre, wall
+        grid, F - bed - trim + 0.5 * wall, candidate, wall_zone, regions.centre_y(grid.axes()[0]), wall
     )
     if outline.polygon.is_empty or outline.polygon.area < 1000.0:
         raise GeometryError("the device outline came out empty: the scan's plantar surface is unusable")
@@ -397,7 +382,6 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
         bottom = np.maximum(np.minimum(under, post), bed)
         bottom = np.maximum(bottom, top - cap)
         top = np.maximum(top, bottom + cons.EDGE_THICKNESS_MM)
-        plain_top = np.maximum(plain_top, bottom + cons.EDGE_THICKNESS_MM)
     else:
         bottom = bed.copy()
         top = np.maximum(np.minimum(top, bottom + cap), bottom + cons.EDGE_THICKNESS_MM)

@@ -74,10 +74,21 @@ class Regions:
     met_head_5: tuple[float, float]
     sulcus: tuple[float, float]  # x of the sulcus at the 1st and at the 5th met head's y
     arch_apex: tuple[float, float]
+    met_heads: tuple = ()  # the five heads' plantar centres, 1st to 5th (the metatarsal parabola)
 
     @classmethod
     def from_points(
-        cls, *, side, heel_centre, heel_half_width, met_head_1, met_head_5, sulcus, arch_apex, length_mm
+        cls,
+        *,
+        side,
+        heel_centre,
+        heel_half_width,
+        met_head_1,
+        met_head_5,
+        sulcus,
+        arch_apex,
+        length_mm,
+        met_heads=None,
     ) -> Regions:
         return cls(
             side=side,
@@ -89,6 +100,9 @@ class Regions:
             met_head_5=tuple(map(float, met_head_5)),
             sulcus=tuple(map(float, sulcus)),
             arch_apex=tuple(map(float, arch_apex)),
+            met_heads=tuple(
+                tuple(map(float, p)) for p in (met_heads or parabola_heads(met_head_1, met_head_5))
+            ),
         )
 
     # --- lines ---------------------------------------------------------------------------------
@@ -122,6 +136,12 @@ class Regions:
         """x of the oblique met-head line (1st to 5th head) at ``y`` (constant beyond the heads)."""
         t = self._between_heads(y)
         return self.met_head_5[0] + t * (self.met_head_1[0] - self.met_head_5[0])
+
+    def met_arc_x(self, y: np.ndarray) -> np.ndarray:
+        """x of the metatarsal parabola through the five met heads at ``y`` (the met-head line as it
+        is: the 2nd and 3rd heads lie distal of the straight 1st-5th line); constant beyond the heads."""
+        heads = sorted(self.met_heads, key=lambda p: p[1])
+        return np.interp(np.asarray(y, float), [p[1] for p in heads], [p[0] for p in heads])
 
     def sulcus_x(self, y: np.ndarray) -> np.ndarray:
         """x of the toe sulcus line at ``y``."""
@@ -183,6 +203,18 @@ class Regions:
         inside_y = (np.minimum(y1, y5) < Y) & (Y < np.maximum(y1, y5))
         band = (X >= lo) & (X <= hi) & inside_y
         return band & (t >= FOREFOOT_BAND_INSET) & (t <= 1.0 - FOREFOOT_BAND_INSET)
+
+
+def parabola_heads(met_head_1, met_head_5) -> list[tuple[float, float]]:
+    """The five met heads on the metatarsal parabola through the 1st and 5th, the 2nd most distal
+    (formula 2 > 1 = 3 > 4 > 5), evenly spaced across."""
+    (x1, y1), (x5, y5) = met_head_1, met_head_5
+    d = x1 - x5
+    out = []
+    for k in range(5):
+        t = k / 4.0
+        out.append((float(x1 + d / 8.0 - 2.0 * d * (t - 0.25) ** 2), float(y1 + t * (y5 - y1))))
+    return out
 
 
 def frontal_angle(z: np.ndarray, grid: Grid, region: np.ndarray, medial_sign: float) -> float:

@@ -28,9 +28,6 @@ from orthogen.errors import PrescriptionError
 OUTLINE_CLOSING_MM = 5.0
 #: Corners where a trimmed shell's end meets its sides are rounded with this radius (mm).
 END_CORNER_MM = 4.0
-#: A metatarsal-length shell follows the metatarsal parabola: the arc through the met heads bulges
-#: this far distally under the 2nd and 3rd heads beyond the straight 1st-5th line (mm).
-METATARSAL_PARABOLA_MM = 6.0
 
 
 @dataclass(frozen=True)
@@ -39,9 +36,8 @@ class TemplateGeometry:
 
     side_inset_mm: float = 0.0  # narrower devices (dress): the outline's sides come in this much
     heel_wall_mm: float = 2.5  # heel-cup / flange wall thickness at the rim (full contact; shells: the shell)
-    lateral_wall_mm: float = 7.0  # lateral midfoot edge height above the footbed (before a flange)
-    arch_wrap_mm: float = 4.0  # the medial midfoot edge rises this far above the foot's arch
-    forefoot_edge_mm: float = 2.0  # forefoot edges may rise this far above the shell's top
+    lateral_wall_mm: float = 7.0  # the lateral edge rises this far above the lateral quarter line
+    arch_wrap_mm: float = 4.0  # the medial edge rises this far above the foot's medial quarter line
     forefoot_thickness_mm: float | None = None  # thinner forefoot shell (dress); None = the shell
     forefoot_extension_mm: float = 2.0  # thickness of the extension under the toes (full, sulcus)
     smooth_mm: float = 1.5  # Gaussian smoothing of the scanned plantar surface
@@ -99,19 +95,12 @@ def foot_outline(footprint_outline: Polygon, side_inset_mm: float = 0.0) -> Poly
     return poly.simplify(0.2)
 
 
-def met_arc_x(regions: Regions, y: np.ndarray) -> np.ndarray:
-    """x of the metatarsal parabola through the met heads at ``y`` (bulging distally mid-way)."""
-    y1, y5 = regions.met_head_1[1], regions.met_head_5[1]
-    s = np.clip((np.asarray(y, float) - y5) / (y1 - y5 if abs(y1 - y5) > 1 else 1.0), 0.0, 1.0)
-    return regions.met_line_x(y) + METATARSAL_PARABOLA_MM * 4.0 * s * (1.0 - s)
-
-
 def end_line(length: str, regions: Regions, end_mm: float) -> np.ndarray | None:
     """The distal cut line of a shell ``length`` as points (k, 2) from far medial to far lateral,
     or None for ``full``.
 
     * ``sulcus``: along the foot's toe sulcus line;
-    * ``metatarsal``: ``end_mm`` behind the metatarsal parabola through the met heads;
+    * ``metatarsal``: ``end_mm`` behind the metatarsal parabola through the five met heads;
     * ``three_quarter``: ``end_mm`` behind the straight line through the 1st and 5th heads.
     """
     if length == "full":
@@ -123,7 +112,7 @@ def end_line(length: str, regions: Regions, end_mm: float) -> np.ndarray | None:
     if length == "sulcus":
         xs = regions.sulcus_x(ys)
     elif length == "metatarsal":
-        xs = met_arc_x(regions, ys) - end_mm
+        xs = regions.met_arc_x(ys) - end_mm
     elif length == "three_quarter":
         xs = regions.met_line_x(ys) - end_mm
     else:

@@ -22,7 +22,6 @@ from scipy import ndimage
 
 from orthogen.device import corrections as corr
 from orthogen.device.regions import Regions, frontal_angle
-from orthogen.device.template import met_arc_x
 from orthogen.errors import GeometryError
 from orthogen.foot.heightmap import Grid, envelopes, fill_gaps, medial_line_profile, sample
 
@@ -39,6 +38,8 @@ SKIVE_MIN_LENGTH_MM = 10.0
 MET_HEAD_MAX_MM = 5.0
 METATARSAL_END_BEHIND_MM = 5.0
 COVERAGE_TOL_MM = 2.0
+#: An accommodation's edge is where it rises above this fraction of its height.
+EDGE_FRACTION = 0.01
 
 
 @dataclass(frozen=True)
@@ -494,7 +495,7 @@ def _end_checks(top, bot, covered, thick, grid, regions: Regions, rx, end_line, 
             regions.met_head_5[1] + t * (regions.met_head_1[1] - regions.met_head_5[1])
             for t in np.linspace(0, 1, 5)
         ]
-        behind = min(float(met_arc_x(regions, np.array(y))) - _end_x(covered, grid, y) for y in ys)
+        behind = min(float(regions.met_arc_x(np.array(y))) - _end_x(covered, grid, y) for y in ys)
         out.append(
             IntentItem(
                 "end behind the met-head line (heads 1-5)",
@@ -571,7 +572,7 @@ def _accommodation_checks(
 
     def blob(sign: float, height: float, near) -> tuple[np.ndarray, float]:
         """Cells of the raised (sign +1) or sunk (-1) part nearest ``near``, and its peak (mm)."""
-        lab, n = ndimage.label(sign * dev > 0.3 * height)
+        lab, n = ndimage.label(sign * dev > EDGE_FRACTION * height)
         if n == 0:
             return np.zeros_like(covered), 0.0
         idx = np.arange(1, n + 1)
@@ -595,8 +596,8 @@ def _accommodation_checks(
         if cells.any():
             _cx, cy = centroid(cells)
             t = heads_t(cy)
-            distal = float(X[cells & (dev > 0.1 * p.height_mm)].max())
-            behind = float(met_arc_x(regions, np.array(cy))) - distal
+            distal = float(X[cells & (dev > EDGE_FRACTION * p.height_mm)].max())
+            behind = float(regions.met_arc_x(np.array(cy))) - distal
             across = (
                 0.0 if 0.25 <= t <= 0.75 else min(abs(t - 0.25), abs(t - 0.75)) * 2 * regions.ball_half_width
             )
@@ -628,8 +629,8 @@ def _accommodation_checks(
         p = rx.met_bar
         cells, peak = blob(1.0, p.height_mm, regions.ball_centre)
         y = regions.ball_centre[1]
-        xs = X[cells & (dev > 0.1 * p.height_mm) & (np.abs(Y - y) <= 2.0)]
-        behind = float(met_arc_x(regions, np.array(y))) - float(xs.max()) if xs.size else float("nan")
+        xs = X[cells & (dev > EDGE_FRACTION * p.height_mm) & (np.abs(Y - y) <= 2.0)]
+        behind = float(regions.met_arc_x(np.array(y))) - float(xs.max()) if xs.size else float("nan")
         out.append(
             IntentItem(
                 "met bar: distal edge behind the met heads",
@@ -683,7 +684,7 @@ def _accommodation_checks(
         p = rx.mortons_extension
         under_1st = _at(dev, grid, regions.met_head_1)
         y3 = regions.met_head_5[1] + 0.5 * (regions.met_head_1[1] - regions.met_head_5[1])
-        under_3rd = _at(dev, grid, (float(met_arc_x(regions, np.array(y3))) - 3.0, y3))
+        under_3rd = _at(dev, grid, (float(regions.met_arc_x(np.array(y3))) - 3.0, y3))
         out.append(
             IntentItem(
                 "Morton's extension under the 1st MPJ",
