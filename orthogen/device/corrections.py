@@ -28,8 +28,15 @@ from shapely.geometry import Polygon
 from orthogen.device.template import FittedOutline, TemplateGeometry
 from orthogen.device.verify import Probe, forefoot_region, frontal_angle, heel_seat_region
 from orthogen.errors import GeometryError
+from orthogen.foot.anatomy import (
+    ARCH_LINE_FRACTION,
+    ARCH_RANGE,
+    FOREFOOT_BAND,
+    SHORT_SHELL_FOREFOOT_BAND_MM,
+    SULCUS_MEDIAL_FRACTION,
+)
 from orthogen.foot.heightmap import Grid, sample
-from orthogen.foot.measure import ARCH_LINE_FRACTION, ARCH_RANGE, Measurements
+from orthogen.foot.measure import Measurements
 from orthogen.foot.plantar import PlantarSurface
 from orthogen.rx.model import Prescription
 
@@ -171,7 +178,7 @@ def build_surfaces(
     notes["shell_plus_cover_mm"] = float(np.max(t0))
 
     # heel lift, full under the heel seat, to zero at the met heads
-    x_met = min(m.landmarks.mpj1[0], m.landmarks.mpj5[0])
+    x_met = min(m.landmarks.met_head_1[0], m.landmarks.met_head_5[0])
     lift_f = rx.heel_lift_mm * taper_down(X, geom.lift_full_until * L, x_met)
     fields["heel_lift"] = lift_f
 
@@ -189,7 +196,7 @@ def build_surfaces(
     seat, fore = inner & heel_seat_region(grid, probe), inner & forefoot_region(grid, probe)
     # on a short shell the post reaches full strength 16 mm before the shell's end (where it is read)
     end_u = float(device_outline.bounds[2]) / L
-    ff_full = min(geom.forefoot_post_full_from, end_u - 16.0 / L)
+    ff_full = min(geom.forefoot_post_full_from, end_u - SHORT_SHELL_FOREFOOT_BAND_MM[0] / L)
     ff_zero = min(geom.forefoot_post_zero_at, ff_full - 0.08)
     w_ff = taper_up(u, ff_zero, ff_full)
     for name, deg, region, w, half_w in (
@@ -208,7 +215,7 @@ def build_surfaces(
     if rx.arch_height_mm is not None:
         # the arch edit stays between the heel seat and the met heads, where the posts are read
         # (on a short shell the forefoot is read further back: stop before that band too)
-        u_end = min(0.64, probe.forefoot_x[0] / L)
+        u_end = min(FOREFOOT_BAND[0], probe.forefoot_x[0] / L)
         arch_bump = np.sin(np.pi * np.clip((u - 0.24) / max(u_end - 0.24, 0.05), 0, 1))
         shape = arch_bump * smoothstep((d_med + 0.1 * half) / (0.6 * half))
         floor = np.minimum(top, t0)  # lowering the arch never thins the shell below its thickness
@@ -262,8 +269,9 @@ def _accommodations(X, Y, d_med, half, m: Measurements, outline: FittedOutline, 
 
     # the met-head line, from the 5th (lateral) to the 1st (medial) head
     def met_line_x(y):
-        t = np.clip((ms * (y - lm.mpj5[1])) / max(abs(lm.mpj1[1] - lm.mpj5[1]), 1.0), 0, 1)
-        return lm.mpj5[0] + t * (lm.mpj1[0] - lm.mpj5[0])
+        (x1, y1), (x5, y5) = lm.met_head_1, lm.met_head_5
+        t = np.clip((ms * (y - y5)) / max(abs(y1 - y5), 1.0), 0, 1)
+        return x5 + t * (x1 - x5)
 
     if rx.met_pad is not None:
         p = rx.met_pad
@@ -279,7 +287,7 @@ def _accommodations(X, Y, d_med, half, m: Measurements, outline: FittedOutline, 
         out["met_bar"] = p.height_mm * along * across
     if rx.first_mpj_cutout is not None:
         p = rx.first_mpj_cutout
-        cx, cy = lm.mpj1[0], lm.mpj1[1] - ms * 0.5 * p.radius_mm
+        cx, cy = lm.met_head_1  # centred under the 1st met head
         r = np.hypot(X - cx, Y - cy) / p.radius_mm
         out["first_mpj_cutout"] = -p.depth_mm * (1 - smoothstep((r - 0.7) / 0.3))
     if rx.heel_spur_pocket is not None:
@@ -290,8 +298,9 @@ def _accommodations(X, Y, d_med, half, m: Measurements, outline: FittedOutline, 
         out["heel_spur_pocket"] = -p.depth_mm * (1 - smoothstep((r - 0.6) / 0.4))
     if rx.mortons_extension is not None:
         p = rx.mortons_extension
-        x_end = outline.length_mm if p.to_hallux_tip else 0.80 * outline.length_mm
-        along = taper_up(X, lm.mpj1[0] - 25.0, lm.mpj1[0] - 10.0) * taper_down(X, x_end - 8.0, x_end)
+        x_end = outline.length_mm if p.to_hallux_tip else SULCUS_MEDIAL_FRACTION * outline.length_mm
+        x1 = lm.met_head_1[0]
+        along = taper_up(X, x1 - 25.0, x1 - 10.0) * taper_down(X, x_end - 8.0, x_end)
         across = smoothstep((d_med - 0.15 * half) / (0.2 * half))
         out["mortons_extension"] = p.thickness_mm * along * across
     return out

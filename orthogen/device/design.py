@@ -20,7 +20,13 @@ from orthogen.device.solid import Solid, build_solid
 from orthogen.device.template import FittedOutline, TemplateGeometry, fit_outline, load_geometry, trim_length
 from orthogen.device.verify import Checks, Probe, measure_device, require_valid
 from orthogen.errors import GeometryError, OrthogenError
-from orthogen.foot.measure import ARCH_LINE_FRACTION, ARCH_RANGE, BALL_RANGE
+from orthogen.foot.anatomy import (
+    ARCH_LINE_FRACTION,
+    ARCH_RANGE,
+    BALL_RANGE,
+    FOREFOOT_BAND,
+    SHORT_SHELL_FOREFOOT_BAND_MM,
+)
 from orthogen.foot.measure_scan import MeasuredFoot, MeasureOptions, measure_scan
 from orthogen.rx.limits import SHORT_SHELL_END_MM
 from orthogen.rx.model import Prescription
@@ -106,9 +112,10 @@ def foot_length_for_outline(foot: MeasuredFoot, rx: Prescription) -> tuple[float
 def _probe(outline: FittedOutline, foot: MeasuredFoot, device_end_x: float) -> Probe:
     """Where the checks read the device: heel seat, met-head band, arch line (foot frame, mm)."""
     L = outline.length_mm
-    fx = (0.64 * L, 0.74 * L)
-    if device_end_x - 4.0 < fx[1]:  # short shells: the last 12 mm before the shell's end
-        fx = (device_end_x - 16.0, device_end_x - 4.0)
+    fx = (FOREFOOT_BAND[0] * L, FOREFOOT_BAND[1] * L)
+    back, front = SHORT_SHELL_FOREFOOT_BAND_MM
+    if device_end_x - front < fx[1]:  # short shells: the last 12 mm before the shell's end
+        fx = (device_end_x - back, device_end_x - front)
     return Probe(
         heel_centre=outline.heel_centre,
         heel_half_width=outline.heel_half_width,

@@ -25,6 +25,7 @@ import shapely
 from shapely.geometry import Polygon
 
 from orthogen.errors import PrescriptionError
+from orthogen.foot.anatomy import SULCUS_LATERAL_FRACTION, SULCUS_MEDIAL_FRACTION
 from orthogen.foot.measure import Measurements
 
 # default outline: (u, medial fraction, lateral fraction) – a full-contact functional device
@@ -143,7 +144,7 @@ def fit_outline(
     ms = -1.0 if side == "left" else 1.0
     lm = m.landmarks
     heel_c = (float(lm.heel_centre[0]), float(lm.heel_centre[1]))
-    ball_c = (0.5 * (lm.mpj1[0] + lm.mpj5[0]), 0.5 * (lm.mpj1[1] + lm.mpj5[1]))
+    ball_c = (0.5 * (lm.mpj_1[0] + lm.mpj_5[0]), 0.5 * (lm.mpj_1[1] + lm.mpj_5[1]))
     out = FittedOutline(
         polygon=Polygon(),
         length_mm=float(foot_length_mm),
@@ -188,15 +189,16 @@ def trim_length(outline: FittedOutline, length: str, m: Measurements, end_mm: fl
     y_med = outline.centre_y(0.7 * L) + ms * 1.5 * outline.ball_half_width
     y_lat = outline.centre_y(0.7 * L) - ms * 1.5 * outline.ball_half_width
     if length == "sulcus":
-        xm, xl = 0.80 * L, 0.72 * L
+        xm, xl = SULCUS_MEDIAL_FRACTION * L, SULCUS_LATERAL_FRACTION * L
         pts = [(xm, y_med), (xl, y_lat)]
     elif length == "three_quarter":
-        xc = min(lm.mpj1[0], lm.mpj5[0]) - end_mm
+        xc = min(lm.met_head_1[0], lm.met_head_5[0]) - end_mm
         pts = [(xc, y_med), (xc, y_lat)]
     elif length == "metatarsal":
         s = np.linspace(-1.5, 1.5, 25)  # -1 lateral head, +1 medial head
         t = np.clip((s + 1) / 2, 0, 1)
-        xs = lm.mpj5[0] + t * (lm.mpj1[0] - lm.mpj5[0]) + 6.0 * np.clip(1 - s**2, 0, None) - end_mm
+        x1, x5 = lm.met_head_1[0], lm.met_head_5[0]
+        xs = x5 + t * (x1 - x5) + 6.0 * np.clip(1 - s**2, 0, None) - end_mm
         ys = outline.centre_y(xs) + ms * s * outline.ball_half_width
         pts = list(zip(xs, ys, strict=True))
         pts = [pts[-1], *pts[::-1][1:]] if ms < 0 else pts

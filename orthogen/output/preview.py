@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from orthogen.foot.anatomy import ARCH_LINE_FRACTION, ARCH_RANGE
 from orthogen.foot.heightmap import sample
-from orthogen.foot.measure import ARCH_LINE_FRACTION, ARCH_RANGE
 from orthogen.output.export import atomic_write
 
 if TYPE_CHECKING:
