@@ -21,8 +21,9 @@ Definitions (what a landmark *is*; how it is found follows):
   and the ball) on the outline. Without toes they are estimated ``SULCUS_FROM_MET_HEADS`` of the
   (typical) foot length distal of the met-head line.
 * ``arch_apex``: highest point of the medial longitudinal arch along the medial quarter line
-  (``ARCH_LINE_FRACTION`` of the local width in from the medial border), measured above the chord
-  from the heel centre to the 1st met head; the middle of its top where the top is flat.
+  (``ARCH_LINE_FRACTION`` of the local width in from the medial border), the capture's frontal
+  tilt removed: the centroid of the arch's top (where it stands within ``ARCH_TOP_SHARE`` of its
+  peak clearance), so a flat-topped arch has one apex too.
 * ``hallux_tip``: most distal point of the medial toe segment (medial of the first toe cleft).
 
 How they are found: the toe sulcus as a raised crease (ridge) between the ball and the toe pads
@@ -115,17 +116,26 @@ RAISED_TOES_MM = 5.0
 #: (times the median crease score) per mm² of departure from the typical obliquity per strip.
 SULCUS_MIN_EVIDENCE = 0.15
 SULCUS_BEND_COST = 0.5
+#: Each end of the sulcus path is read from a line through its last this many mm of strips.
+END_FIT_MM = 12.0
 #: Without toes, a sulcus end on the captured border lies at most this share of the ball width
 #: inside the ball's border (the lateral toe line starts ~0.06 W inside the 5th MPJ).
 SULCUS_END_MAX_INSET = 0.08
 #: Strips along the foot for the sulcus and hallux searches, mm apart, kept this far (mm) from the
 #: medial and lateral borders.
 STRIP_MM = 2.0
-STRIP_BORDER_MM = 4.0
+STRIP_BORDER_MM = 8.0
 #: The hallux segment: medial of the first toe cleft, searched within this share of the ball width
 #: of the medial border (the hallux is ~0.3 of the forefoot's width).
 HALLUX_MAX_WIDTH = 0.36
 HALLUX_MIN_WIDTH = 0.15
+#: The arch apex is the centroid of the arch's top: where the quarter line stands within this share
+#: of the peak clearance (a flat-topped arch has no single highest point).
+ARCH_TOP_SHARE = 0.25
+#: A frontal slice's underside: the line from below touching the most points within this (mm),
+#: searched over frontal slopes up to this (tan of ~27 degrees).
+LOWER_FIT_TOL_MM = 0.5
+SUPPORT_MAX_SLOPE = 0.5
 #: Plateaus: the middle of the run within this of the extreme (mm) is the landmark.
 PLATEAU_TOL_MM = 0.5
 
@@ -398,11 +408,21 @@ def _sulcus_path(f: _Foot, ball_w: float) -> tuple[tuple, tuple, float, str] | N
     path[-1] = int(np.argmax(total))
     for j in range(vs.size - 1, 0, -1):
         path[j - 1] = back[path[j], j]
-    px = xs[path]
+    # sub-sample x: the vertex of the parabola through the score around each strip's pick
+    j = np.arange(vs.size)
+    k0, k1, k2 = np.clip(path - 1, 0, xs.size - 1), path, np.clip(path + 1, 0, xs.size - 1)
+    s0, s1, s2 = score[k0, j], score[k1, j], score[k2, j]
+    den = s0 - 2 * s1 + s2
+    shift = np.where((den < 0) & (k0 < k1) & (k1 < k2), 0.5 * (s0 - s2) / np.where(den < 0, den, -1.0), 0.0)
+    px = xs[path] + np.clip(shift, -0.5, 0.5) * (xs[1] - xs[0])
     ends = []
-    for k, medial in ((-1, True), (0, False)):  # continue each end to the border, typical slope
-        vb = f.border_at(px[k], medial)
-        ends.append((float(px[k] + MET_HEAD_LINE_SLOPE * (vb - vs[k])), vb))
+    for medial in (True, False):  # a line through the path's last END_FIT_MM, on to the border
+        near = vs >= vs[-1] - END_FIT_MM if medial else vs <= vs[0] + END_FIT_MM
+        slope, icpt = np.polyfit(vs[near], px[near], 1) if near.sum() >= 3 else (MET_HEAD_LINE_SLOPE, 0.0)
+        v_end = vs[-1] if medial else vs[0]
+        x_end = float(np.polyval((slope, icpt), v_end)) if near.sum() >= 3 else float(px[-1 if medial else 0])
+        vb = f.border_at(x_end, medial)
+        ends.append((x_end + MET_HEAD_LINE_SLOPE * (vb - v_end), vb))
     conf = float(np.clip(0.4 + 0.5 * evidence, 0.4, 0.9))
     return ends[0], ends[1], conf, cue
 
@@ -498,49 +518,52 @@ def _hallux_tip(f: _Foot, ball_w: float) -> tuple[tuple[float, float], float, st
     return (float(front[i]), float(f.v[i])), conf, method
 
 
-def _arch_apex(f: _Foot, heel: tuple[float, float], mh1: tuple[float, float]):
-    """Highest point of the medial arch on the quarter line, above each slice's lower support line.
+def _arch_apex(f: _Foot, heel: tuple[float, float], met_line: tuple[float, float]):
+    """Top of the medial arch on the quarter line, each slice's frontal tilt removed.
 
-    In every frontal slice (grid column) between the heel centre and the 1st met head, the
-    clearance is the quarter line's height above the line that supports the slice from below
-    (its lower convex hull): a capture tilted or twisted about the long axis leaves it unchanged.
+    In every frontal slice (grid column) from the heel centre to the 1st met head, the line that
+    supports the slice lateral of the quarter line from below and touches it most (the lateral
+    midfoot's underside) is the slice's floor; the arch's clearance is the quarter line's height
+    above it, so a capture tilted or twisted about the long axis does not move the apex.
     """
-    cols = np.flatnonzero((f.x >= heel[0]) & (f.x <= mh1[0]) & np.isfinite(f.vmed))
+    a, b = met_line
+    x_mh = a + b * float(np.nanmax(f.vmed)) * (1.0 - MET_HEAD_1_INSET)
+    cols = np.flatnonzero((f.x >= heel[0]) & (f.x <= x_mh) & np.isfinite(f.vmed))
     if cols.size < 5:
-        cols = np.flatnonzero(
-            (f.x >= f.x0 + ARCH_RANGE[0] * f.length) & (f.x <= f.x0 + ARCH_RANGE[1] * f.length)
-        )
-    clear = np.full(cols.size, np.nan)
+        lo, hi = (f.x0 + r * f.length for r in ARCH_RANGE)
+        cols = np.flatnonzero((f.x >= lo) & (f.x <= hi) & np.isfinite(f.vmed))
+    xs = f.x[cols]
     vq = f.vmed[cols] - ARCH_LINE_FRACTION * (f.vmed[cols] - f.vlat[cols])
-    for n, i in enumerate(cols):  # one slice at a time: ~150 short columns
-        inner = f.mask[i] & (f.depth[i] >= HEEL_INSET_MM) & np.isfinite(f.h[i])
-        if inner.sum() < 3:
-            continue
-        base = _lower_hull_at(f.v[inner], f.h[i][inner], vq[n])
-        clear[n] = float(np.interp(vq[n], f.v, np.nan_to_num(f.h[i], nan=np.inf))) - base
-    ok = np.isfinite(clear)
-    if ok.sum() < 3:
+    sel = f.mask[cols] & np.isfinite(f.h[cols]) & (f.depth[cols] >= HEEL_INSET_MM) & (f.v <= vq[:, None])
+    clear = f.height_at(xs, vq) - _support_line(f.v, np.where(sel, f.h[cols], np.nan), vq)
+    if np.isfinite(clear).sum() < 3:
         n = cols.size // 2
-        return (float(f.x[cols[n]]), float(vq[n])), 0.1, "middle of the midfoot (no arch surface)"
-    clear = np.where(ok, clear, -np.inf)
-    n = _middle_of_run(clear, PLATEAU_TOL_MM)
-    conf = float(np.clip(clear[n] / 6.0, 0.1, 0.9))
-    how = "highest point of the medial quarter line above each slice's lower support line"
-    return (float(f.x[cols[n]]), float(vq[n])), conf, how
+        return (float(xs[n]), float(vq[n])), 0.1, "middle of the midfoot (no arch surface)"
+    c = np.where(np.isfinite(clear), clear, -np.inf)
+    k = int(np.argmax(c))
+    top = c >= (1.0 - ARCH_TOP_SHARE) * c[k]
+    lab, _ = ndimage.label(top)
+    run = lab == lab[k]
+    w = c[run] - (1.0 - ARCH_TOP_SHARE) * c[k]
+    xa = float(np.sum(xs[run] * w) / w.sum()) if c[k] > 0 and w.sum() > 0 else float(xs[k])
+    conf = float(np.clip(c[k] / 6.0, 0.1, 0.9))
+    how = "top of the medial quarter line's arch (its highest quarter), the capture's frontal tilt removed"
+    return (xa, float(np.interp(xa, xs, vq))), conf, how
 
 
-def _lower_hull_at(v: np.ndarray, h: np.ndarray, vq: float) -> float:
-    """Height at ``vq`` of the lower convex hull of the points (v, h), v ascending."""
-    hull: list[int] = []
-    for k in range(v.size):  # Andrew's monotone chain, lower half
-        while len(hull) >= 2:
-            a, b = hull[-2], hull[-1]
-            if (v[b] - v[a]) * (h[k] - h[a]) - (h[b] - h[a]) * (v[k] - v[a]) <= 0:
-                hull.pop()
-            else:
-                break
-        hull.append(k)
-    return float(np.interp(vq, v[hull], h[hull]))
+def _support_line(v: np.ndarray, h: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Per row of ``h`` (slices over ``v``; NaN = not used): height at ``at`` of the line that
+    supports the row from below and touches the most points (within LOWER_FIT_TOL_MM): the
+    underside's planar part, whatever its tilt (slopes up to SUPPORT_MAX_SLOPE)."""
+    m = np.linspace(-SUPPORT_MAX_SLOPE, SUPPORT_MAX_SLOPE, 121)
+    r = h[:, None, :] - m[None, :, None] * v[None, None, :]  # (slices, slopes, points)
+    with np.errstate(invalid="ignore"):
+        c = np.nanmin(np.where(np.isfinite(r), r, np.inf), axis=2)
+        touch = np.sum(r - c[:, :, None] <= LOWER_FIT_TOL_MM, axis=2)
+    k = np.argmax(touch, axis=1)
+    n = np.arange(h.shape[0])
+    base = m[k] * at + c[n, k]
+    return np.where(np.isfinite(base) & (touch[n, k] >= 3), base, np.nan)
 
 
 # ----------------------------------------------------------------------------- the detector
@@ -596,9 +619,7 @@ def find_anatomy(plantar: PlantarSurface, side: str) -> Anatomy:
     for k in ("sulcus_medial", "sulcus_lateral"):
         conf[k], method[k] = s_conf, s_how
 
-    pts["arch_apex"], conf["arch_apex"], method["arch_apex"] = _arch_apex(
-        f, pts["heel_centre"], pts["met_head_1"]
-    )
+    pts["arch_apex"], conf["arch_apex"], method["arch_apex"] = _arch_apex(f, pts["heel_centre"], met_line)
     if toes:
         pts["hallux_tip"], conf["hallux_tip"], method["hallux_tip"] = _hallux_tip(f, ball_w)
     else:

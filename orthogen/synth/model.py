@@ -107,6 +107,7 @@ _SULCUS_FROM_MTP = 0.10  # the toe sulcus crest lies this far (x L) distal of th
 _MH1_INSET = 0.15  # 1st met head's plantar centre: this much (x W) lateral of the medial ball border
 _MH5_INSET = 0.12  # 5th met head's plantar centre: this much (x W) medial of the lateral ball border
 _ARCH_LINE_FRACTION = 0.25  # the medial quarter line: this share of the local width in from medial
+_ARCH_TOP_SHARE = 0.25  # arch apex: centroid of the quarter line's top quarter of the dome
 _TWIST_START_X = 0.25  # frontal tilt: the rearfoot angle holds up to here (x L) ...
 _TWIST_END_X = 0.60  # ... and the forefoot angle from here on (x L), just behind the ball
 
@@ -436,12 +437,15 @@ class _LeftModel:
             p = chain[i] + t * (chain[i + 1] - chain[i])
             return float(p[0]), float(p[1])
 
-        # arch apex: the middle of the dome's flat top along the medial quarter line (the line's
-        # v-coordinate in the dome is constant: 0.25 / (1 - band_frac))
+        # arch apex: centroid of the dome's top quarter along the medial quarter line (the line's
+        # v-coordinate in the dome is constant: 0.25 / (1 - band_frac)); tilt and twist excluded
         xa0, xc, xa3 = self.xa
         vq = _ARCH_LINE_FRACTION / (1.0 - self.band_frac)
-        a = math.sqrt(max(self.rho0**2 - vq**2, 0.0))
-        xq = xc + 0.5 * a * ((xa3 - xc) - (xc - xa0))
+        xs = np.linspace(xa0, xa3, 20001)
+        u = (xs - xc) / np.where(xs < xc, xc - xa0, xa3 - xc)
+        dome = 1.0 - _smooth((np.sqrt(u * u + vq * vq) - self.rho0) / (1.0 - self.rho0))
+        w = np.clip(dome - (1.0 - _ARCH_TOP_SHARE) * dome.max(), 0.0, None)
+        xq = float(np.sum(xs * w) / w.sum()) if w.sum() > 0 else xc
         lo, hi = self.extent(np.array([xq]))
         return {
             "heel_centre": (0.5 * self.Wh, 0.0),
