@@ -417,6 +417,17 @@ class _LeftModel:
         )
         self.leg_height = LEG_CUT_MM * self.s
         self.leg = (0.19 * L, -0.04 * Wh, 0.15 * L, 0.42 * Wh)
+        # a tilted sole pivots on its low border, where the rounded edge stands up: lower it until
+        # its lowest point (within the edge band, found numerically) rests on the floor again
+        self.drop = 0.0
+        if spec.heel_tilt_deg or spec.forefoot_varus_deg:
+            nxt, prv = np.roll(self.boundary, -1, axis=0), np.roll(self.boundary, 1, axis=0)
+            tan = (nxt - prv) / np.linalg.norm(nxt - prv, axis=1)[:, None]
+            inward = np.column_stack([-tan[:, 1], tan[:, 0]])
+            off = np.linspace(0.0, EDGE_RADIUS_MM + 1.0, 71)
+            q = (self.boundary[:, None, :] + off[None, :, None] * inward[:, None, :]).reshape(-1, 2)
+            q = q[self.contains(q[:, 0], q[:, 1])]
+            self.drop = float(np.min(self.plantar(q[:, 0], q[:, 1])))
 
     # -- anatomy truth ----------------------------------------------------------------
     def mtp_x(self, y: np.ndarray) -> np.ndarray:
@@ -550,7 +561,7 @@ class _LeftModel:
             # up); the rearfoot by heel_tilt_deg, the forefoot by heel_tilt + forefoot_varus
             twist = _smooth((x - _TWIST_START_X * L) / ((_TWIST_END_X - _TWIST_START_X) * L))
             slope = np.tan(np.radians(self.spec.heel_tilt_deg + self.spec.forefoot_varus_deg * twist))
-            h = h + np.maximum(slope * (hi - y), slope * (lo - y))  # left: medial = -y
+            h = h + np.maximum(slope * (hi - y), slope * (lo - y)) - self.drop  # left: medial = -y
         return h
 
     def edge(self, d: np.ndarray) -> np.ndarray:
