@@ -80,8 +80,8 @@ def test_heel_lift(foot, base, lift):
     assert d.checks.heel_thickness_mm - base.checks.heel_thickness_mm == pytest.approx(lift, abs=0.2)
     lm = foot.measurements.landmarks
     met = [
-        (lm.mpj1[0] + 2, lm.mpj1[1] * 0.7 + lm.mpj5[1] * 0.3),
-        (lm.mpj5[0] + 2, lm.mpj5[1] * 0.8 + lm.mpj1[1] * 0.2),
+        (lm.met_head_1[0] + 2, lm.met_head_1[1] * 0.7 + lm.met_head_5[1] * 0.3),
+        (lm.met_head_5[0] + 2, lm.met_head_5[1] * 0.8 + lm.met_head_1[1] * 0.2),
     ]
     np.testing.assert_allclose(thickness_at(d, met), thickness_at(base, met), atol=0.2)
     assert d.checks.heel_cup_rim_height_mm == pytest.approx(12.0 + lift, abs=1.0)
@@ -120,13 +120,14 @@ def test_arch_height_on_target(foot, arch):
 def test_shell_length(foot, base, length):
     d = design_foot(foot, rx(f"length={length}"))
     lm = foot.measurements.landmarks
-    x_met = min(lm.mpj1[0], lm.mpj5[0]) + d.x_shift_mm
+    x_met = min(lm.met_head_1[0], lm.met_head_5[0]) + d.x_shift_mm
     end = float(d.vertices[:, 0].max())
     L = d.outline.length_mm
     if length == "sulcus":
         assert 0.70 * L < end <= 0.83 * L
     else:
-        assert end < max(lm.mpj1[0], lm.mpj5[0]) + d.x_shift_mm + 3.0  # behind the medial met head
+        x_front = max(lm.met_head_1[0], lm.met_head_5[0])
+        assert end < x_front + d.x_shift_mm + 3.0  # behind the medial met head
         assert end > x_met - 25.0
     assert d.checks.bodies == 1 and d.checks.watertight
 

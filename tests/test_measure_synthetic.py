@@ -69,7 +69,7 @@ def test_standard_frame_of_measured_vertices(write_synth):
     # heel back at x = 0, weight-bearing plane at z = 0 (to within the 0.5 % floor percentile), toes at +x
     assert foot.plantar.extent_x[0] == pytest.approx(0.0, abs=0.3)
     assert v[:, 2].min() == pytest.approx(0.0, abs=0.3)
-    assert foot.measurements.landmarks.toe_tip[0] > 250
+    assert foot.measurements.landmarks.hallux_tip[0] > 250
 
 
 @pytest.mark.parametrize("arch,expected", [(3.0, "flat"), (12.0, "normal"), (22.0, "high")])

@@ -427,3 +427,93 @@ def test_shipped_sample_matches_its_truth(name: str) -> None:
         tip = np.asarray(mesh.vertices)[np.argmax(v[:, 0])]
         heel = np.asarray(mesh.vertices)[np.argmin(v[:, 0])]
         assert tip[1] < heel[1]  # toes toward -y
+
+
+# ----------------------------------------------------------------------------- tilt, varus, toe spring
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"heel_tilt_deg": 21}, {"heel_tilt_deg": -25}, {"forefoot_varus_deg": 16}, {"toe_raise_mm": -1},
+     {"toe_raise_mm": 26}, {"heel_tilt_deg": float("nan")}],
+)
+def test_new_parameters_validated(kwargs: dict) -> None:
+    with pytest.raises(ValueError):
+        FootSpec(**kwargs)
+
+
+def frontal_slope(fs, x: float, medial_sign: float) -> float:
+    """dz/dy of the sole across a frontal slice, medial up +, 10-20 mm inside both borders."""
+    lo, hi = fs.extent(np.array([x]))
+    y = np.linspace(lo[0] + 12.0, hi[0] - 12.0, 9)
+    z = fs.plantar_height(np.full_like(y, x), y)
+    return medial_sign * float(np.polyfit(y, z, 1)[0])
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+@pytest.mark.parametrize("tilt,varus", [(8.0, 0.0), (-12.0, 0.0), (0.0, 7.0), (5.0, -9.0)])
+def test_heel_tilt_and_forefoot_varus_are_exact(side: str, tilt: float, varus: float) -> None:
+    spec = FootSpec(side=side, heel_tilt_deg=tilt, forefoot_varus_deg=varus)
+    fs = foot_surfaces(spec)
+    ms = -1.0 if side == "left" else 1.0
+    L = spec.length_mm
+    for x in (0.10 * L, 0.16 * L):  # heel seat: the capture's tilt
+        assert frontal_slope(fs, x, ms) == pytest.approx(np.tan(np.radians(tilt)), abs=1e-9)
+    # the ball between the arch's end (0.68 L) and the sulcus: the forefoot's angle
+    assert frontal_slope(fs, 0.69 * L, ms) == pytest.approx(np.tan(np.radians(tilt + varus)), abs=1e-9)
+    assert fs.frontal_angles == {
+        "heel_seat_deg": tilt, "forefoot_deg": tilt + varus, "forefoot_to_rearfoot_deg": varus,
+    }
+    # the sole still rests on the floor and the full foot stays a closed solid above it
+    x, y = np.meshgrid(np.linspace(0, L, 200), np.linspace(-60, 60, 100), indexing="ij")
+    inside = fs.contains(x, y)
+    assert fs.plantar_height(x[inside], y[inside]).min() == pytest.approx(0.0, abs=0.01)
+    mesh, truth = synth_scan(spec)
+    assert mesh.is_watertight and mesh.volume > 0
+    assert truth["frontal_angles_deg"]["forefoot_deg"] == pytest.approx(tilt + varus)
+
+
+def test_toe_raise_lifts_the_toes_only() -> None:
+    flat, raised = foot_surfaces(FootSpec()), foot_surfaces(FootSpec(toe_raise_mm=10.0))
+    tip = flat.anatomy["hallux_tip"]
+    x = np.array([tip[0] - 0.5, 0.66 * 260, 0.3 * 260])
+    y = np.array([tip[1], -20.0, 10.0])
+    d = raised.plantar_height(x, y) - flat.plantar_height(x, y)
+    assert d[0] == pytest.approx(10.0, abs=0.3)  # the tip stands the raise off the floor
+    assert d[1] == 0.0 and d[2] == 0.0  # ball (behind the MTP line) and midfoot untouched
+    assert synth_scan(FootSpec(toe_raise_mm=10.0))[0].is_watertight
+    # no toes: nothing to raise
+    assert np.array_equal(
+        foot_surfaces(FootSpec(toes=False, toe_raise_mm=10.0)).plantar_height(x[1:], y[1:]),
+        foot_surfaces(FootSpec(toes=False)).plantar_height(x[1:], y[1:]),
+    )
+
+
+def test_anatomy_truth_definitions() -> None:
+    spec = FootSpec()
+    fs = foot_surfaces(spec)
+    a = fs.anatomy
+    L, W = 260.0, 100.0
+    assert a["heel_centre"] == (33.0, 0.0)  # half the heel width from the back, on the heel's centre
+    assert a["mpj_1"] == fs.landmarks["mtp1_medial"] and a["mpj_5"] == fs.landmarks["mtp5_lateral"]
+
+    def mtp_x(y: float) -> float:  # the oblique MTP line
+        return 0.72 * L - 0.09 * L * (y + 0.48 * W) / W
+
+    for name, inset in (("met_head_1", -0.48 * W + 0.15 * W), ("met_head_5", 0.52 * W - 0.12 * W)):
+        assert a[name] == pytest.approx((mtp_x(inset), inset))
+    for name in ("sulcus_medial", "sulcus_lateral"):  # on the outline, 0.1 L distal of the MTP line
+        x, y = a[name]
+        assert x == pytest.approx(mtp_x(y) + 0.1 * L, abs=0.01)
+        assert fs.distance_to_outline(np.array([x]), np.array([y]))[0] < 0.05
+    assert a["hallux_tip"] == fs.landmarks["toe_tip"]
+    # the arch apex: on the medial quarter line, on the dome's flat top
+    x, y = a["arch_apex"]
+    lo, hi = fs.extent(np.array([x]))
+    assert y == pytest.approx(lo[0] + 0.25 * (hi[0] - lo[0]))
+    assert fs.plantar_height(np.array([x]), np.array([y]))[0] >= 0.99 * spec.arch_height_mm
+    # a right foot mirrors, a toeless one keeps the anatomy but has no hallux
+    r = foot_surfaces(FootSpec(side="right")).anatomy
+    assert all(r[k] == (v[0], -v[1] + 0.0) for k, v in a.items())
+    t = foot_surfaces(FootSpec(toes=False)).anatomy
+    assert t["hallux_tip"] is None and t["sulcus_medial"] == a["sulcus_medial"]
+    # tilt and twist do not move anatomy
+    assert foot_surfaces(FootSpec(heel_tilt_deg=9, forefoot_varus_deg=-5, toe_raise_mm=8)).anatomy == a

@@ -13,11 +13,13 @@ length; x is measured from the back of the heel.
   foot's sloping side wall nearer the edge does not count.
 * contact print: silhouette cells within 3 mm of the floor.
 * ``arch_index`` (Cavanagh & Rodgers 1987): the contact print without toes
-  (x up to 0.78 L, the sulcus) split in three equal lengths from its rear end;
-  middle-third area / total area.
+  (x up to 0.78 L, ``ARCH_INDEX_TOE_CUT``) split in three equal lengths from its
+  rear end; middle-third area / total area.
 * ``chippaux_smirak_index``: 100 × narrowest contact-print width for x in
   [0.30 L, 0.62 L] / widest contact-print width for x in [0.55 L, 0.85 L].
 * ``foot_type``: arch index <= 0.21 high arch, >= 0.26 flat, else normal.
+* ``landmarks``: the foot's anatomy (:mod:`orthogen.foot.anatomy`), found on the
+  plantar map; the fractions and thresholds above are named there.
 """
 
 from __future__ import annotations
@@ -27,22 +29,24 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import ndimage
 
+from orthogen.foot.anatomy import (
+    ARCH_INDEX_TOE_CUT,
+    ARCH_INSET_MM,
+    ARCH_LINE_FRACTION,
+    ARCH_RANGE,
+    BALL_RANGE,
+    FLAT_AI,
+    HEEL_RANGE,
+    HIGH_ARCH_AI,
+    Anatomy,
+    find_anatomy,
+)
 from orthogen.foot.plantar import PlantarSurface
 
-HIGH_ARCH_AI = 0.21
-FLAT_AI = 0.26
-SULCUS_FRACTION = 0.78
-BALL_RANGE = (0.55, 0.85)
-HEEL_RANGE = (0.0, 0.25)
-ARCH_RANGE = (0.30, 0.62)
-HEEL_CENTRE_FRACTION = 0.13  # the heel seat's centre (under the calcaneal tuberosity), fraction of L
-MPJ1_RANGE = (0.62, 0.80)  # the 1st met head: the most medial point of the forefoot here
-MPJ5_RANGE = (0.55, 0.75)  # the 5th met head: the most lateral point of the forefoot here
-ARCH_INSET_MM = 8.0
-#: The arch is read this fraction of the local footprint width in from the medial edge.
-ARCH_LINE_FRACTION = 0.25
 #: |side score| above this counts as a confident side detection.
 CONFIDENT_SIDE = 0.6
+#: Side cue "the longest toe sits medially": the front this fraction of L of the footprint.
+SIDE_TOE_BAND = 0.04
 
 
 @dataclass(frozen=True)
@@ -55,17 +59,6 @@ class SideCall:
 
 
 @dataclass(frozen=True)
-class Landmarks:
-    """Points of the footprint used to fit templates, standard frame (mm)."""
-
-    heel_centre: tuple[float, float]
-    mpj1: tuple[float, float]  # medial ball (1st met head region)
-    mpj5: tuple[float, float]  # lateral ball (5th met head region)
-    toe_tip: tuple[float, float]
-    arch_peak: tuple[float, float]
-
-
-@dataclass(frozen=True)
 class Measurements:
     foot_length_mm: float
     ball_width_mm: float
@@ -75,11 +68,15 @@ class Measurements:
     chippaux_smirak_index: float
     foot_type: str
     contact_area_mm2: float
-    landmarks: Landmarks
+    landmarks: Anatomy
 
     def as_dict(self) -> dict:
-        d = asdict(self)
-        return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in d.items()}
+        """Measurements rounded to 0.001, ``landmarks`` as :meth:`Anatomy.as_dict`."""
+        d = {k: v for k, v in asdict(self).items() if k != "landmarks"}
+        d = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in d.items()}
+        d["landmarks"] = self.landmarks.as_dict()
+        d["toes_captured"] = self.landmarks.toes_captured
+        return d
 
 
 def _footprint_columns(plantar: PlantarSurface):
@@ -117,12 +114,6 @@ def _widest(x, ymin, ymax, length, rng) -> tuple[float, int]:
     return float(w[i]), i
 
 
-def _middle_of_extreme(values: np.ndarray, tol: float = 0.5) -> int:
-    """Index of the middle of the run of values within ``tol`` of the maximum (a straight border's middle)."""
-    top = np.flatnonzero(values >= np.max(values) - tol)
-    return int(top[len(top) // 2])
-
-
 def detect_side(plantar: PlantarSurface) -> SideCall:
     """Left or right from the footprint's geometry.
 
@@ -144,8 +135,8 @@ def detect_side(plantar: PlantarSurface) -> SideCall:
     arch = float(np.nanmean(h[plus]) - np.nanmean(h[minus])) if plus.any() and minus.any() else 0.0
     cmid = plantar.contact & _in_range(X, length, ARCH_RANGE)
     contact = -float(np.mean((Y - yc)[cmid])) if cmid.any() else 0.0
-    # toe tip: the front 4 % of the footprint, against the ball's centre line
-    front = plantar.footprint & (X >= X[plantar.footprint].max() - 0.04 * length)
+    # toe tip: the front of the footprint, against the ball's centre line
+    front = plantar.footprint & (X >= X[plantar.footprint].max() - SIDE_TOE_BAND * length)
     _, ib = _widest(x, ymin, ymax, length, BALL_RANGE)
     ball_c = (ymin[ib] + ymax[ib]) / 2
     toe = float(np.mean(Y[front]) - ball_c) if front.any() else 0.0
@@ -159,12 +150,12 @@ def measure(plantar: PlantarSurface, side: str) -> Measurements:
     """All foot measurements of a plantar surface whose medial side is given by ``side``."""
     g = plantar.grid
     s = g.spacing
-    X, Y = g.mesh()
+    X, _ = g.mesh()
     length = plantar.length_mm
     medial_sign = -1.0 if side == "left" else 1.0
     x, ymin, ymax = _footprint_columns(plantar)
     ball_w, _ = _widest(x, ymin, ymax, length, BALL_RANGE)
-    heel_w, ih = _widest(x, ymin, ymax, length, HEEL_RANGE)
+    heel_w, _ = _widest(x, ymin, ymax, length, HEEL_RANGE)
     # arch height along the medial quarter line
     cols = _in_range(x, length, ARCH_RANGE) & np.isfinite(ymin)
     y_med = np.where(side == "left", ymin, ymax)
@@ -175,17 +166,16 @@ def measure(plantar: PlantarSurface, side: str) -> Measurements:
 
         hs = sample(np.nan_to_num(plantar.height, nan=0.0), g, np.column_stack([xs, ys]))
         hs = ndimage.median_filter(hs, size=3, mode="nearest")
-        k = int(np.argmax(hs))
-        arch, arch_peak = float(hs[k]), (float(xs[k]), float(ys[k]))
+        arch = float(np.max(hs))
     else:
-        arch, arch_peak = 0.0, (0.4 * length, 0.0)
+        arch = 0.0
     # contact print indices
     contact = plantar.contact
     cx, cmin, cmax = _columns(plantar, contact)
-    noto = contact & (X <= SULCUS_FRACTION * length)
+    noto = contact & (X <= ARCH_INDEX_TOE_CUT * length)
     if noto.any():
         x0 = X[noto].min() - s / 2
-        third = (SULCUS_FRACTION * length - x0) / 3
+        third = (ARCH_INDEX_TOE_CUT * length - x0) / 3
         mid_area = np.count_nonzero(noto & (X >= x0 + third) & (X < x0 + 2 * third))
         ai = mid_area / np.count_nonzero(noto)
     else:
@@ -199,25 +189,6 @@ def measure(plantar: PlantarSurface, side: str) -> Measurements:
         else float("nan")
     )
     foot_type = "high" if ai <= HIGH_ARCH_AI else "flat" if ai >= FLAT_AI else "normal"
-    # landmarks
-    lo_med = ymin if side == "left" else ymax
-    lo_lat = ymax if side == "left" else ymin
-    ok = np.isfinite(ymin)
-    med_vals = np.where(_in_range(x, length, MPJ1_RANGE) & ok, medial_sign * lo_med, -np.inf)
-    lat_vals = np.where(_in_range(x, length, MPJ5_RANGE) & ok, -medial_sign * lo_lat, -np.inf)
-    i1, i5 = _middle_of_extreme(med_vals), _middle_of_extreme(lat_vals)
-    front = plantar.footprint & (X >= X[plantar.footprint].max() - 0.02 * length)
-    toe_tip = (float(X[plantar.footprint].max() + s / 2), float(np.mean(Y[front])))
-    ic = int(np.argmin(np.abs(x - HEEL_CENTRE_FRACTION * length)))
-    if not np.isfinite(ymin[ic]):
-        ic = ih
-    lm = Landmarks(
-        heel_centre=(float(x[ic]), float((ymin[ic] + ymax[ic]) / 2)),
-        mpj1=(float(x[i1]), float(lo_med[i1])),
-        mpj5=(float(x[i5]), float(lo_lat[i5])),
-        toe_tip=toe_tip,
-        arch_peak=arch_peak,
-    )
     return Measurements(
         foot_length_mm=round(length, 2),
         ball_width_mm=round(ball_w, 2),
@@ -227,5 +198,5 @@ def measure(plantar: PlantarSurface, side: str) -> Measurements:
         chippaux_smirak_index=round(csi, 2),
         foot_type=foot_type,
         contact_area_mm2=round(float(np.count_nonzero(contact) * g.cell_area), 1),
-        landmarks=lm,
+        landmarks=find_anatomy(plantar, side),
     )

@@ -15,6 +15,7 @@ import numpy as np
 from orthogen import __version__
 from orthogen.errors import OrthogenError, ScanError
 from orthogen.foot.align import Alignment, align_scan
+from orthogen.foot.anatomy import ARCH_INDEX_TOE_CUT, ARCH_LINE_FRACTION, FLAT_AI, HIGH_ARCH_AI
 from orthogen.foot.classify import (
     EXTENT_RANGE_MM,
     KINDS,
@@ -26,17 +27,7 @@ from orthogen.foot.classify import (
     robust_extent,
     taubin_smooth,
 )
-from orthogen.foot.measure import (
-    ARCH_LINE_FRACTION,
-    CONFIDENT_SIDE,
-    FLAT_AI,
-    HIGH_ARCH_AI,
-    SULCUS_FRACTION,
-    Measurements,
-    SideCall,
-    detect_side,
-    measure,
-)
+from orthogen.foot.measure import CONFIDENT_SIDE, Measurements, SideCall, detect_side, measure
 from orthogen.foot.plantar import PlantarSurface, extract_plantar
 from orthogen.scan import Scan, load_scan
 
@@ -83,6 +74,7 @@ class MeasuredFoot:
         """The JSON-serialisable measurement report (keys documented in docs/measurements.md)."""
         m = self.measurements.as_dict()
         lm = m.pop("landmarks")
+        toes = m.pop("toes_captured")
         return {
             "file": self.path,
             "orthogen_version": __version__,
@@ -101,17 +93,20 @@ class MeasuredFoot:
             **m,
             "weight_bearing": self.plantar.weight_bearing,
             "contact_height_mm": self.plantar.contact_height_mm,
-            "landmarks_mm": {k: [round(float(c), 2) for c in v] for k, v in lm.items()},
+            "toes_captured": toes,
+            "landmarks_mm": lm,
             "transform_to_standard_frame": np.round(self.alignment.matrix @ _scale4(self.units), 9).tolist(),
             "definitions": {
                 "frame": "mm, z up, floor z=0, x from heel back toward toes, y to the left; left medial = -y",
                 "foot_type": f"arch_index <= {HIGH_ARCH_AI} high, >= {FLAT_AI} flat, else normal "
                 "(Cavanagh & Rodgers 1987)",
-                "arch_index": f"contact print without toes (x <= {SULCUS_FRACTION} L) in thirds; "
+                "arch_index": f"contact print without toes (x <= {ARCH_INDEX_TOE_CUT} L) in thirds; "
                 "middle/total",
                 "arch_height_mm": f"max plantar clearance along the medial line {ARCH_LINE_FRACTION:.0%} "
                 "of the width in from the medial edge, x in 30-62 % L",
                 "contact": f"footprint cells within {self.plantar.contact_height_mm} mm of the floor",
+                "landmarks_mm": "standard frame (x, y) mm of each anatomical landmark found on this foot, "
+                "with a confidence 0-1 and how it was found (orthogen.foot.anatomy); null: not captured",
             },
             "warnings": list(self.warnings),
         }

@@ -43,7 +43,7 @@ import math
 import struct
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -102,6 +102,14 @@ _FIFTH_TOE_INSET = 0.07  # ... this much (x W) inside the 5th MTP
 _TOELESS_CAP_LEN = 0.04  # x L
 _TOELESS_CAP_EXP = 4.0
 _CLEFTS = (0.33, 0.50, 0.645, 0.78)  # toe clefts, fraction of W from the medial border
+# anatomy truth (the definitions of orthogen.foot.anatomy, restated here: the model imports nothing)
+_SULCUS_FROM_MTP = 0.10  # the toe sulcus crest lies this far (x L) distal of the MTP line
+_MH1_INSET = 0.15  # 1st met head's plantar centre: this much (x W) lateral of the medial ball border
+_MH5_INSET = 0.12  # 5th met head's plantar centre: this much (x W) medial of the lateral ball border
+_ARCH_LINE_FRACTION = 0.25  # the medial quarter line: this share of the local width in from medial
+_ARCH_TOP_SHARE = 0.25  # arch apex: centroid of the quarter line's top quarter of the dome
+_TWIST_START_X = 0.25  # frontal tilt: the rearfoot angle holds up to here (x L) ...
+_TWIST_END_X = 0.60  # ... and the forefoot angle from here on (x L), just behind the ball
 
 # mesh sampling (mm)
 _BOUNDARY_STEP = 1.2
@@ -132,6 +140,17 @@ class FootSpec:
         A right foot is the exact mirror (y -> -y) of the left one.
     toes : bool
         ``False`` ends the foot at 0.80 L with a blunt front (no toes captured).
+    heel_tilt_deg : float
+        Frontal-plane tilt of the whole capture's rearfoot, degrees (-20 to 20); + = heel
+        inverted (varus, medial side up), as a tilted foam box or an everted heel (-) gives.
+        The heel seat's frontal angle against the floor is exactly this.
+    forefoot_varus_deg : float
+        Forefoot twisted against the rearfoot about the long axis, degrees (-15 to 15);
+        + = forefoot varus (medial forefoot raised), - = valgus. The forefoot's frontal
+        angle against the floor is ``heel_tilt_deg + forefoot_varus_deg``.
+    toe_raise_mm : float
+        Toe spring of a non-weight-bearing capture: the toes turn up about the MTP line
+        and their tips stand this far off the floor, mm (0-25). Ignored without toes.
     """
 
     length_mm: float = REF_LENGTH_MM
@@ -140,6 +159,9 @@ class FootSpec:
     arch_height_mm: float | None = None
     side: str = "left"
     toes: bool = True
+    heel_tilt_deg: float = 0.0
+    forefoot_varus_deg: float = 0.0
+    toe_raise_mm: float = 0.0
 
     def __post_init__(self) -> None:
         length = float(self.length_mm)
@@ -173,6 +195,12 @@ class FootSpec:
         object.__setattr__(self, "heel_width_mm", heel)
         object.__setattr__(self, "arch_height_mm", arch)
         object.__setattr__(self, "toes", bool(self.toes))
+        for name, lim in (("heel_tilt_deg", 20.0), ("forefoot_varus_deg", 15.0), ("toe_raise_mm", 25.0)):
+            val = float(getattr(self, name))
+            low = 0.0 if name == "toe_raise_mm" else -lim
+            if not math.isfinite(val) or not low <= val <= lim:
+                raise ValueError(f"{name} must be within {low:g} to {lim:g}, got {getattr(self, name)}")
+            object.__setattr__(self, name, val)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -389,6 +417,58 @@ class _LeftModel:
         )
         self.leg_height = LEG_CUT_MM * self.s
         self.leg = (0.19 * L, -0.04 * Wh, 0.15 * L, 0.42 * Wh)
+        # a tilted sole pivots on its low border, where the rounded edge stands up: lower it until
+        # its lowest point (within the edge band, found numerically) rests on the floor again
+        self.drop = 0.0
+        if spec.heel_tilt_deg or spec.forefoot_varus_deg:
+            nxt, prv = np.roll(self.boundary, -1, axis=0), np.roll(self.boundary, 1, axis=0)
+            tan = (nxt - prv) / np.linalg.norm(nxt - prv, axis=1)[:, None]
+            inward = np.column_stack([-tan[:, 1], tan[:, 0]])
+            off = np.linspace(0.0, EDGE_RADIUS_MM + 1.0, 71)
+            q = (self.boundary[:, None, :] + off[None, :, None] * inward[:, None, :]).reshape(-1, 2)
+            q = q[self.contains(q[:, 0], q[:, 1])]
+            self.drop = float(np.min(self.plantar(q[:, 0], q[:, 1])))
+
+    # -- anatomy truth ----------------------------------------------------------------
+    def mtp_x(self, y: np.ndarray) -> np.ndarray:
+        """x of the oblique MTP (met-head) line at y (left frame): (0.72 L, -bm) to (0.63 L, +bl)."""
+        return _MTP1_X * self.L - (_MTP1_X - _MTP5_X) * self.L * (np.asarray(y, float) + self.bm) / self.W
+
+    def anatomy(self) -> dict[str, Any]:
+        """Anatomical landmarks (left frame, mm); see the module notes for the definitions."""
+        L, W, bm, bl = self.L, self.W, self.bm, self.bl
+        full = self if self.toes else _left_model(replace(self.spec, toes=True))
+        y1, y5 = -bm + _MH1_INSET * W, bl - _MH5_INSET * W
+
+        def on_chain(chain: np.ndarray) -> tuple[float, float]:
+            # first crossing of the sulcus line along a border chain (ordered from the heel)
+            f = chain[:, 0] - (self.mtp_x(chain[:, 1]) + _SULCUS_FROM_MTP * L)
+            i = int(np.flatnonzero((f[:-1] < 0) & (f[1:] >= 0))[0])
+            t = f[i] / (f[i] - f[i + 1])
+            p = chain[i] + t * (chain[i + 1] - chain[i])
+            return float(p[0]), float(p[1])
+
+        # arch apex: centroid of the dome's top quarter along the medial quarter line (the line's
+        # v-coordinate in the dome is constant: 0.25 / (1 - band_frac)); tilt and twist excluded
+        xa0, xc, xa3 = self.xa
+        vq = _ARCH_LINE_FRACTION / (1.0 - self.band_frac)
+        xs = np.linspace(xa0, xa3, 20001)
+        u = (xs - xc) / np.where(xs < xc, xc - xa0, xa3 - xc)
+        dome = 1.0 - _smooth((np.sqrt(u * u + vq * vq) - self.rho0) / (1.0 - self.rho0))
+        w = np.clip(dome - (1.0 - _ARCH_TOP_SHARE) * dome.max(), 0.0, None)
+        xq = float(np.sum(xs * w) / w.sum()) if w.sum() > 0 else xc
+        lo, hi = self.extent(np.array([xq]))
+        return {
+            "heel_centre": (0.5 * self.Wh, 0.0),
+            "met_head_1": (float(self.mtp_x(y1)), y1),
+            "met_head_5": (float(self.mtp_x(y5)), y5),
+            "mpj_1": (_MTP1_X * L, -bm),
+            "mpj_5": (_MTP5_X * L, bl),
+            "sulcus_medial": on_chain(full.med),
+            "sulcus_lateral": on_chain(full.lat),
+            "arch_apex": (xq, float(lo[0] + _ARCH_LINE_FRACTION * (hi[0] - lo[0]))),
+            "hallux_tip": self.tip if self.toes else None,
+        }
 
     # -- outline queries ------------------------------------------------------------
     def extent(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -466,12 +546,22 @@ class _LeftModel:
         if self.toes:
             x_mtp = _MTP1_X * L - (_MTP1_X - _MTP5_X) * L * (y + self.bm) / W
             sv = x - x_mtp
-            h = h + 4.5 * s * _bump((sv - 0.10 * L) / (0.035 * L))
+            h = h + 4.5 * s * _bump((sv - _SULCUS_FROM_MTP * L) / (0.035 * L))
             onset = _smooth((sv - 0.11 * L) / (0.03 * L))
             cl = sum(_bump((y - (-self.bm + f * W)) / (2.5 * s)) for f in _CLEFTS)
             h = h + 3.5 * s * onset * cl
             df = np.interp(y, self.front_y, self.front_x) - x
             h = h + 3.0 * s * onset * _smooth(1.0 - df / (0.04 * L))
+            if self.spec.toe_raise_mm:
+                # toe spring: the toes turn up about the MTP line, the tips this far off the floor
+                reach = np.maximum(df + sv, 1e-6)  # MTP line to the front, along x
+                h = h + self.spec.toe_raise_mm * np.clip(sv / reach, 0.0, 1.0) ** 2
+        if self.spec.heel_tilt_deg or self.spec.forefoot_varus_deg:
+            # frontal tilt: each slice x turns about its low edge by the local angle (+ = medial
+            # up); the rearfoot by heel_tilt_deg, the forefoot by heel_tilt + forefoot_varus
+            twist = _smooth((x - _TWIST_START_X * L) / ((_TWIST_END_X - _TWIST_START_X) * L))
+            slope = np.tan(np.radians(self.spec.heel_tilt_deg + self.spec.forefoot_varus_deg * twist))
+            h = h + np.maximum(slope * (hi - y), slope * (lo - y)) - self.drop  # left: medial = -y
         return h
 
     def edge(self, d: np.ndarray) -> np.ndarray:
@@ -526,6 +616,9 @@ def _left_model(spec: FootSpec) -> _LeftModel:
         spec.arch_height_mm,
         "left",
         spec.toes,
+        spec.heel_tilt_deg,
+        spec.forefoot_varus_deg,
+        spec.toe_raise_mm,
     )
     return _LeftModel(left)
 
@@ -560,6 +653,16 @@ class FootSurfaces:
         self.outline = self._poly(self._m.outline)
         self.boundary = self._poly(self._m.boundary)
         self.landmarks = {k: (float(v[0]), float(self._sign * v[1])) for k, v in self._m.landmarks.items()}
+        self.anatomy = {
+            k: None if v is None else (float(v[0]), float(self._sign * v[1]) + 0.0)
+            for k, v in self._m.anatomy().items()
+        }
+        self.toes_captured = spec.toes
+        self.frontal_angles = {
+            "heel_seat_deg": spec.heel_tilt_deg,
+            "forefoot_deg": spec.heel_tilt_deg + spec.forefoot_varus_deg,
+            "forefoot_to_rearfoot_deg": spec.forefoot_varus_deg,
+        }
 
     def _poly(self, p: np.ndarray) -> np.ndarray:
         q = p * [1.0, self._sign]
@@ -1025,6 +1128,11 @@ def synth_scan(
         "transform": [[float(round(c, 12)) + 0.0 for c in row] for row in inv],
         "spec": {k: (_r2(val) if isinstance(val, float) else val) for k, val in asdict(spec).items()},
         "landmarks_mm": {k: [_r2(p[0]), _r2(p[1])] for k, p in foot_surfaces(spec).landmarks.items()},
+        "anatomy_mm": {
+            k: None if p is None else [_r2(p[0]), _r2(p[1])] for k, p in foot_surfaces(spec).anatomy.items()
+        },
+        "toes_captured": spec.toes,
+        "frontal_angles_deg": {k: _r2(a) for k, a in foot_surfaces(spec).frontal_angles.items()},
         "contact_threshold_mm": CONTACT_THRESHOLD_MM,
         "noise_mm": float(noise_mm),
         "hole_fraction": float(hole_fraction),
