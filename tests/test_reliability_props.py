@@ -30,7 +30,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
-from orthogen.device.corrections import MIN_THICKNESS_MM
+from orthogen.device.construction import MIN_THICKNESS_MM
 from orthogen.errors import OrthogenError, ScanError
 
 LONG = bool(os.environ.get("ORTHOGEN_LONG"))

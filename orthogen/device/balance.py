@@ -7,8 +7,9 @@ the foot's forefoot-to-rearfoot relationship (+ forefoot varus, − valgus).
 
 Balancing turns the plantar surface about the foot's centre line so that, against the
 floor, the heel seat lies at ``balance_inversion_deg + rearfoot_post_deg`` and the forefoot
-at that plus ``forefoot_post_deg`` (``auto``: plus the foot's own forefoot-to-rearfoot
-angle, i.e. the forefoot keeps its relation to the heel). The turn is a shear in z — exact
+at ``balance_inversion_deg + forefoot_post_deg`` (``auto``: the foot's own
+forefoot-to-rearfoot angle, i.e. the forefoot keeps its relation to the balanced heel; the
+rearfoot post acts under the heel only). The turn is a shear in z — exact
 for angles read by plane fits — whose slope blends from the rearfoot's to the forefoot's
 between the heel seat and the met heads, so the outline never moves. Then the heel and the
 ball are each set down on the footbed, and the footbed itself can carry a shoe's
@@ -66,8 +67,9 @@ class Balance:
 
     @property
     def forefoot_target_deg(self) -> float:
-        """The forefoot's frontal angle against the floor once balanced and posted."""
-        return self.heel_seat_target_deg + self.forefoot_post_deg
+        """The forefoot's frontal angle against the floor once balanced and posted: the balanced
+        position plus the forefoot post (the extrinsic rearfoot post stays under the heel)."""
+        return self.balance_inversion_deg + self.forefoot_post_deg
 
     def as_dict(self) -> dict:
         d = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}

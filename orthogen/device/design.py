@@ -191,49 +191,30 @@ def foot_length_for_outline(
 
 
 def regions_of(foot: MeasuredFoot, length_mm: float) -> Regions:
-    """The device regions of a measured foot, from its landmarks."""
-    lm = foot.measurements.landmarks
-    hx, hy = lm.heel_centre
+    """The device regions of a measured foot, from its landmarks (:mod:`orthogen.foot.anatomy`)."""
+    a = foot.measurements.landmarks
+    hx, hy = a.heel_centre
     p = foot.plantar
     x, y = p.grid.axes()
     i = int(np.clip(np.rint((hx - x[0]) / p.grid.spacing), 0, len(x) - 1))
     cols = np.flatnonzero(p.footprint[i])
-    half = 0.5 * (y[cols[-1]] - y[cols[0]] + p.grid.spacing) if cols.size else 0.25 * length_mm * 0.4
-    mh1, mh5 = _met_heads(lm)
-    sul = _sulcus(lm, mh1, mh5)
-    heads = [lm.met_head(k) for k in range(1, 6)] if hasattr(lm, "met_head") else None
+    half = 0.5 * (y[cols[-1]] - y[cols[0]] + p.grid.spacing) if cols.size else 0.1 * length_mm
+    mh1, mh5 = a.met_head_1, a.met_head_5
     return Regions.from_points(
         side=foot.side,
         heel_centre=(hx, hy),
         heel_half_width=half,
         met_head_1=mh1,
         met_head_5=mh5,
-        sulcus=sul,
-        arch_apex=getattr(lm, "arch_apex", getattr(lm, "arch_peak", (0.4 * length_mm, hy))),
+        sulcus=(float(a.sulcus_line_x(np.array(mh1[1]))), float(a.sulcus_line_x(np.array(mh5[1])))),
+        arch_apex=a.arch_apex,
         length_mm=length_mm,
-        met_heads=heads,
+        met_heads=[a.met_head(k) for k in range(1, 6)],
     )
 
 
-def _met_heads(lm) -> tuple[tuple[float, float], tuple[float, float]]:
-    if hasattr(lm, "met_head_1"):
-        return tuple(lm.met_head_1), tuple(lm.met_head_5)
-    # TEMPORARY until foot/anatomy lands: typical positions, 12 / 10 mm inside the outline
-    (_x1, y1), (_x5, y5) = lm.mpj1, lm.mpj5
-    L = lm.toe_tip[0]
-    c = 0.5 * (y1 + y5)
-    return (0.72 * L, y1 - np.sign(y1 - c) * 12.0), (0.63 * L, y5 - np.sign(y5 - c) * 10.0)
-
-
-def _sulcus(lm, mh1, mh5) -> tuple[float, float]:
-    if hasattr(lm, "sulcus_medial"):
-        return float(lm.sulcus_medial[0]), float(lm.sulcus_lateral[0])
-    return mh1[0] + 25.0, mh5[0] + 22.0
-
-
 def toes_captured(foot: MeasuredFoot) -> bool:
-    lm = foot.measurements.landmarks
-    return bool(getattr(lm, "toes_captured", True))
+    return bool(foot.measurements.landmarks.toes_captured)
 
 
 def plantar_on_grid(foot: MeasuredFoot, grid: Grid, regions: Regions, geom: TemplateGeometry) -> np.ndarray:

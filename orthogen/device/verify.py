@@ -306,7 +306,7 @@ def check_intent(
             frontal_angle(top, grid, fore, ms),
             ANGLE_TOL_DEG,
             "deg",
-            note="heel seat + forefoot_post_deg"
+            note="balance_inversion_deg + forefoot_post_deg"
             + (" (auto: the foot's own forefoot-to-rearfoot angle)" if balance.forefoot_post_auto else ""),
         )
     )

@@ -41,7 +41,7 @@ CRASH_REASON = "the worker process died while designing this order (killed, or o
 SUMMARY_COLUMNS = (
     "order_id", "patient_ref", "side", "status", "reason", "scan", "quantity",
     "foot_length_mm", "ball_width_mm", "heel_width_mm", "arch_height_mm", "arch_index", "foot_type",
-    "heel_lift_mm", "rearfoot_post_deg", "heel_thickness_mm", "arch_peak_height_mm", "min_thickness_mm",
+    "heel_lift_mm", "rearfoot_post_deg", "construction", "heel_seat_deg", "volume_cm3", "min_thickness_mm",
     "warnings", "files", "measure_s", "design_s", "order_s",
 )
 _STALE = re.compile(r"^\..+\.(tmp|old)-\d+$")
@@ -207,7 +207,11 @@ def _side_summary(side: str, report: dict, files: list[str]) -> dict:
         "side": side, "scan": report["scan"], "measurements": {k: foot.get(k) for k in keys},
         "device": {
             "heel_lift_mm": rx["heel_lift_mm"], "rearfoot_post_deg": rx["rearfoot_post_deg"],
-            **{k: checks[k] for k in ("heel_thickness_mm", "arch_peak_height_mm", "min_thickness_mm")},
+            "construction": rx["construction"],
+            "heel_seat_deg": next(
+                (i["measured"] for i in report["intent"] if i["rx_key"] == "rearfoot_post_deg"), None
+            ),
+            "volume_cm3": report["device"]["volume_cm3"], "min_thickness_mm": checks["min_thickness_mm"],
         },
         "warnings": report["warnings"], "files": files,
     }

@@ -123,44 +123,45 @@ def _rx_rows(designs: Mapping[str, Design]) -> tuple[list[list[str]], list[str]]
 
 
 def _check_rows(designs: Mapping[str, Design]) -> list[tuple[str, list[tuple[str, str]]]]:
-    """``(label, [(mark, text) per side])``: verified checks with pass marks, clinical numbers as info."""
-    from orthogen.device.design import LABEL_DEPTH_MM
+    """``(label, [(mark, text) per side])``: the solid's checks, then every clinical check measured on
+    the mesh (prescribed against measured, pass or fail), as the device report has them."""
+    from orthogen.device.design import MIN_THICKNESS_RULE
 
     reports = {s: d.report() for s, d in designs.items()}
 
     def ok(flag: bool) -> str:
         return PASS if flag else FAIL
 
-    def min_thick(c, r, d):
-        allowed = r["device"]["min_thickness_allowed_mm"] - (LABEL_DEPTH_MM if d.prescription.label else 0.0)
-        return ok(c["min_thickness_mm"] >= allowed - 0.05), f"{c['min_thickness_mm']:.2f} mm (≥ {allowed:g})"
-
-    def arch(c, r, d):
-        target, got = d.prescription.arch_height_mm, c["arch_peak_height_mm"]
-        if target is None:
-            return INFO, f"{got:.1f} mm"
-        return ok(abs(got - target) <= 1.0), f"{got:.1f} mm (Rx {target:g})"
-
-    checks = [
-        ("Closed surface (watertight)", lambda c, r, d: (ok(c["watertight"]), _fmt(c["watertight"]))),
-        ("Consistent faces, manifold", lambda c, r, d: (
+    solid = [
+        ("Closed surface (watertight)", lambda c: (ok(c["watertight"]), _fmt(c["watertight"]))),
+        ("Consistent faces, manifold", lambda c: (
             ok(c["winding_consistent"] and c["manifold"]), _fmt(c["winding_consistent"] and c["manifold"]))),
-        ("One solid body", lambda c, r, d: (ok(c["bodies"] == 1), f"{c['bodies']} body")),
-        ("Volume", lambda c, r, d: (ok(c["volume_mm3"] > 0), f"{c['volume_mm3'] / 1000:.1f} cm³")),
-        ("Sits flat (lowest point z = 0)", lambda c, r, d: (
+        ("One solid body", lambda c: (ok(c["bodies"] == 1), f"{c['bodies']} body")),
+        ("Sits flat (lowest point z = 0)", lambda c: (
             ok(abs(c["min_z_mm"]) <= 1e-3), f"{c['min_z_mm']:.3f} mm")),
-        ("Minimum thickness", min_thick),
-        ("Length × width", lambda c, r, d: (INFO, f"{c['length_mm']:.0f} × {c['width_mm']:.0f} mm")),
-        ("Heel thickness (centre)", lambda c, r, d: (INFO, f"{c['heel_thickness_mm']:.1f} mm")),
-        ("Arch peak height", arch),
-        ("Heel cup rim height", lambda c, r, d: (INFO, f"{c['heel_cup_rim_height_mm']:.1f} mm")),
-        ("Heel seat angle (+ medial up)", lambda c, r, d: (INFO, f"{c['rearfoot_frontal_angle_deg']:+.1f}°")),
-        ("Forefoot angle (+ medial up)", lambda c, r, d: (INFO, f"{c['forefoot_frontal_angle_deg']:+.1f}°")),
+        ("Minimum thickness", lambda c: (
+            INFO, f"{c['min_thickness_mm']:.2f} mm ({MIN_THICKNESS_RULE})")),
+        ("Length × width", lambda c: (INFO, f"{c['length_mm']:.0f} × {c['width_mm']:.0f} mm")),
     ]
-    return [
-        (label, [cell(reports[s]["checks"], reports[s], d) for s, d in designs.items()])
-        for label, cell in checks
-    ]
+    rows = [(label, [cell(reports[s]["checks"]) for s in designs]) for label, cell in solid]
+    labels = list(dict.fromkeys(i["check"] for r in reports.values() for i in r["intent"]))
+    for label in labels:
+        cells = []
+        for s in designs:
+            item = next((i for i in reports[s]["intent"] if i["check"] == label), None)
+            if item is None:
+                cells.append((INFO, "—"))
+                continue
+            unit = item["unit"]
+            got = "—" if item["measured"] is None else f"{item['measured']:g} {unit}"
+            want = {"max": "≤ ", "min": "≥ "}.get(item["kind"], "")
+            if item["kind"] == "info" or item["prescribed"] is None:
+                cells.append((INFO, got))
+            else:
+                tol = f" ± {item['tolerance']:g}" if item["kind"] == "equal" else ""
+                cells.append((ok(item["pass"]), f"{got} (Rx {want}{item['prescribed']:g}{tol})"))
+        rows.append((label[:1].upper() + label[1:], cells))
+    return rows
 
 
 def _check_table(rows: list[tuple[str, list[tuple[str, str]]]], heads: Sequence[str]) -> str:

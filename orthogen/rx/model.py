@@ -345,10 +345,11 @@ class Prescription(_Part):
         0.0,
         title="Forefoot post (deg)",
         description=(
-            "Frontal-plane angle of the forefoot under the met heads against the rearfoot's, balanced to "
-            "the measured forefoot deformity; positive = varus (medial raised), negative = valgus (lateral "
-            "raised); auto = the forefoot-to-rearfoot angle measured on the scan. Range -10 to 10 deg, or "
-            "auto; default 0."
+            "Frontal-plane angle of the forefoot under the met heads against the floor in the balanced "
+            "position (on top of balance_inversion_deg; the rearfoot post acts under the heel only): "
+            "positive = varus (medial raised), negative = valgus (lateral raised); auto = the foot's own "
+            "forefoot-to-rearfoot angle measured on the scan (balanced to the deformity). Range -10 to 10 "
+            "deg, or auto; default 0."
         ),
         json_schema_extra={"unit": "deg"},
     )
