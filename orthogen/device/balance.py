@@ -223,3 +223,28 @@ def forefoot_down(
     k = FOREFOOT_KNEE_MM
     excess = k * np.logaddexp(0.0, (z - plane - rise_mm) / k)  # a smooth max(z - plane - rise, 0)
     return z - w * excess
+
+
+#: Under load the heel pad spreads flat: over the heel seat (and this much beyond it, fading out by
+#: the second factor) a capture's rounded heel is brought down to its seat plane, as labs expand and
+#: flatten the heel seat of a non-weight-bearing cast.
+HEEL_FLAT_SCALE = (1.2, 1.7)
+
+
+def heel_down(z: np.ndarray, grid: Grid, regions: Regions, rise_mm: float = FOREFOOT_RISE_MM) -> np.ndarray:
+    """``z`` with the heel seat brought down onto its own plane (fitted over the heel seat and lowered
+    through its lowest points): a flat, loaded heel pad whose frontal angle is the capture's."""
+    X, Y = grid.mesh()
+    seat = regions.heel_seat(grid) & np.isfinite(z)
+    if seat.sum() < 10:
+        return z
+    a = np.column_stack([np.ones(seat.sum()), X[seat], Y[seat]])
+    coef, *_ = np.linalg.lstsq(a, z[seat], rcond=None)
+    plane = coef[0] + coef[1] * float(X[seat].mean()) + coef[2] * Y
+    plane = plane + float(np.percentile((z - plane)[seat], 5))
+    hx, hy = regions.heel_centre
+    ax, ay = regions.heel_seat_axes
+    rho = np.sqrt(((X - hx) / ax) ** 2 + ((Y - hy) / ay) ** 2)
+    w = 1.0 - ramp(rho, *HEEL_FLAT_SCALE)
+    k = FOREFOOT_KNEE_MM
+    return z - w * k * np.logaddexp(0.0, (z - plane - rise_mm) / k)

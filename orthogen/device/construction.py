@@ -38,7 +38,9 @@ EDGE_THICKNESS_MM = 1.2
 #: ... at most FEATHER_MAX_MM over the last FEATHER_LENGTH_MM ...
 FEATHER_MAX_MM = 1.5
 FEATHER_LENGTH_MM = 3.0
-#: ... a skived end (metatarsal, three-quarter) reaches full thickness this far from the end (mm) ...
+#: ... a skived end (metatarsal, three-quarter) reaches full thickness this far from the end (mm);
+#: a shell cut there ends this much further behind its line than the prescription's rule (a margin) ...
+END_MARGIN_MM = 1.0
 SKIVE_LENGTH_MM = 12.0
 #: ... and the forefoot's side edges may rise this much per mm inward (and this much per mm², so the
 #: taper stays near the edge and never reaches under the met heads).
@@ -65,6 +67,34 @@ class Outline:
     polygon: Polygon  # the device's outline (walls included)
     contact: Polygon  # where the device follows the foot (inside the rims)
     wall_mm: float
+
+
+def forefoot_band_back(length: str) -> float:
+    """How far behind the met-head line the forefoot's plane is read (mm): on a shell ending behind
+    the met heads, behind its skived end."""
+    if length in ("metatarsal", "three_quarter"):
+        return 5.0 + END_MARGIN_MM + SKIVE_LENGTH_MM + 2.0
+    return 0.0
+
+
+def thicknesses(rx, geometry) -> tuple[float, float, float]:
+    """(rearfoot and midfoot, forefoot, toe extension) thickness of a device, mm, cover included.
+
+    A shell ends just behind the met heads in a flexible extension of the forefoot extension's
+    thickness (Root-style: a stiff shell under the forefoot would block toe-off); a full-contact
+    device keeps its thickness under the met heads (a template may thin its forefoot, e.g. dress).
+    """
+    cover = rx.top_cover_mm
+    t0 = rx.shell_thickness_mm + cover
+    ff = (
+        geometry.forefoot_thickness_mm
+        if geometry.forefoot_thickness_mm is not None
+        else rx.shell_thickness_mm
+    )
+    ext = min(geometry.forefoot_extension_mm, ff)
+    if rx.construction == "shell":
+        ff = ext
+    return t0, ff + cover, ext + cover
 
 
 def trim_heights(
@@ -241,7 +271,9 @@ def edge_cap(
         d_end = np.where(toe > 0.5, d_edge, np.inf)
     taper = SKIVE_LENGTH_MM if skived else 2.0 * FEATHER_LENGTH_MM
     rise = np.maximum(thickness - FEATHER_MAX_MM, 0.0) / (taper - FEATHER_LENGTH_MM)
-    d = np.where(np.isfinite(d_end), d_end, 0.0)
+    # the feather is laid out one grid cell longer than checked, so no cell between nodes exceeds it
+    d = np.where(np.isfinite(d_end), d_end, 0.0) - 1.0
+    d = np.maximum(d, 0.0)
     end_cap = np.where(
         d <= FEATHER_LENGTH_MM,
         EDGE_THICKNESS_MM + (FEATHER_MAX_MM - EDGE_THICKNESS_MM) * d / FEATHER_LENGTH_MM,

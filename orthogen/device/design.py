@@ -34,6 +34,7 @@ from orthogen.device.balance import (
     Balance,
     footbed,
     forefoot_down,
+    heel_down,
     plan_balance,
     seat_on_footbed,
     twist,
@@ -263,7 +264,7 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
     foot_poly = foot_outline(foot.plantar.outline, geom.side_inset_mm)
     if L > foot.measurements.foot_length_mm + 1.0:
         foot_poly = extend_toes(foot_poly, regions, L)
-    cut = end_line(rx.length, regions, SHORT_SHELL_END_MM)
+    cut = end_line(rx.length, regions, SHORT_SHELL_END_MM + cons.END_MARGIN_MM)
     candidate = trim_to_length(foot_poly, cut)
     if candidate.is_empty or candidate.area < 1000.0:
         raise GeometryError(f"length = {rx.length}: the trimmed outline is empty or too small")
@@ -273,12 +274,7 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
 
     # the corrections that do not depend on the foot's height, each a named field
     bed = footbed(grid, regions, rx.shoe_drop_mm)
-    cover = rx.top_cover_mm
-    t0 = rx.shell_thickness_mm + cover
-    t_ff = (
-        geom.forefoot_thickness_mm if geom.forefoot_thickness_mm is not None else rx.shell_thickness_mm
-    ) + cover
-    t_ext = min(geom.forefoot_extension_mm + cover, t_ff)
+    t0, t_ff, t_ext = cons.thicknesses(rx, geom)
     toe = regions.toe_weight(X, Y)
     w_ff = ramp(X, regions.met_line_x(Y) - 30.0, regions.met_line_x(Y))
     base = t0 + (t_ff - t0) * w_ff + (t_ext - t_ff) * toe
@@ -291,10 +287,10 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
     # balance: the foot turned to its prescribed frontal position and set on the footbed; the planes
     # are read on the surface as it will be (shell, lift), away from the accommodations
     excl = corr.accommodation_area(grid, regions, rx, L)
-    end_x = float(candidate.bounds[2]) if rx.length in SHORT_LENGTHS else None
     seat = regions.heel_seat(grid) & ~excl
-    fore = regions.forefoot_band(grid, end_x) & ~excl
-    P = forefoot_down(plantar_on_grid(foot, grid, regions, geom), grid, regions, regions.forefoot_band(grid))
+    fore = regions.forefoot_band(grid, cons.forefoot_band_back(rx.length)) & ~excl
+    P = plantar_on_grid(foot, grid, regions, geom)
+    P = heel_down(forefoot_down(P, grid, regions, regions.forefoot_band(grid)), grid, regions)
     bal = plan_balance(
         P + base + fields["heel_lift"],
         grid,
@@ -351,6 +347,9 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
     inside = contains_xy(outline.polygon, X, Y)
     contact = contains_xy(outline.contact, X, Y)
     rim = cons.rim_top(grid, outline, trim, bed)
+    # where the trimline was smoothed outward, the top stays at the rim's height, never above
+    F = np.minimum(F, bed + trim)
+    plain = np.minimum(plain, bed + trim)
     top = np.where(contact | np.isnan(rim), F, rim)
     plain_top = np.where(contact | np.isnan(rim), plain, rim)
 
@@ -358,7 +357,8 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
     forefoot_w = ramp(X, regions.met_line_x(Y) - 30.0, regions.met_line_x(Y) - 10.0)
     cap = cons.edge_cap(grid, outline.polygon, cut, toe, forefoot_w, top - bed, rx.length in SHORT_LENGTHS)
     if rx.construction == "shell":
-        under = cons.shell_underside(top, inside, grid, rx.shell_thickness_mm + cover)
+        # a shell of its nominal thickness: the full shell behind the met heads, its extension beyond
+        under = np.maximum(cons.shell_underside(top, inside, grid, t0), top - base)
         post = cons.rearfoot_post(grid, regions, bed, inside, under, bal.heel_seat_target_deg)
         bottom = np.maximum(np.minimum(under, post), bed)
         bottom = np.maximum(bottom, top - cap)

@@ -179,25 +179,27 @@ class Regions:
         return smoothstep((np.asarray(x, float) - x0) / (x1 - x0))
 
     # --- where the frontal planes are read ------------------------------------------------------
+    @property
+    def heel_seat_axes(self) -> tuple[float, float]:
+        """Semi-axes (along, across) of the heel seat ellipse, mm."""
+        return max(HEEL_SEAT_ALONG * self.heel_centre[0], 8.0), HEEL_SEAT_ACROSS * self.heel_half_width
+
     def heel_seat(self, grid: Grid) -> np.ndarray:
         """Cells of the heel seat (an ellipse around the heel centre)."""
         X, Y = grid.mesh()
         hx, hy = self.heel_centre
-        ax = max(HEEL_SEAT_ALONG * hx, 8.0)
-        ay = HEEL_SEAT_ACROSS * self.heel_half_width
+        ax, ay = self.heel_seat_axes
         return ((X - hx) / ax) ** 2 + ((Y - hy) / ay) ** 2 <= 1.0
 
-    def forefoot_band(self, grid: Grid, end_x: float | None = None) -> np.ndarray:
+    def forefoot_band(self, grid: Grid, back_mm: float = 0.0) -> np.ndarray:
         """Cells under the met heads (a band along the oblique met-head line, between the heads).
 
-        ``end_x``: a shell ending before the met heads is read over its last 16 mm instead.
+        ``back_mm``: the band moved this far proximally (a shell ending behind the met heads is read
+        behind its skived end).
         """
         X, Y = grid.mesh()
-        xl = self.met_line_x(Y)
+        xl = self.met_line_x(Y) - back_mm
         lo, hi = xl - FOREFOOT_BAND_BEHIND_MM, xl - FOREFOOT_BAND_FRONT_MM
-        if end_x is not None and end_x - 4.0 < hi.max():
-            lo = np.full_like(X, end_x - 16.0)
-            hi = np.full_like(X, end_x - 4.0)
         t = self._between_heads(Y)
         y1, y5 = self.met_head_1[1], self.met_head_5[1]
         inside_y = (np.minimum(y1, y5) < Y) & (Y < np.maximum(y1, y5))

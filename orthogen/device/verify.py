@@ -21,6 +21,7 @@ import numpy as np
 from scipy import ndimage
 
 from orthogen.device import corrections as corr
+from orthogen.device.construction import forefoot_band_back, thicknesses
 from orthogen.device.regions import Regions, frontal_angle
 from orthogen.errors import GeometryError
 from orthogen.foot.heightmap import Grid, envelopes, fill_gaps, medial_line_profile, sample
@@ -296,8 +297,7 @@ def check_intent(
         )
     )
     short = rx.length in ("metatarsal", "three_quarter")
-    end_x = float(vertices[:, 0].max()) if short else None
-    fore = regions.forefoot_band(grid, end_x) & ~excl & covered
+    fore = regions.forefoot_band(grid, forefoot_band_back(rx.length)) & ~excl & covered
     items.append(
         IntentItem(
             "forefoot frontal angle against the floor",
@@ -322,8 +322,9 @@ def check_intent(
     )
     foot_rise = _at(foot_surface, grid, hc) - _at(foot_surface, grid, ball)
     lift = rx.heel_lift_mm if rx.heel_lift_side in ("both", foot.side) else 0.0
-    ff = geometry.forefoot_thickness_mm
-    thinner_ff = 0.0 if ff is None else rx.shell_thickness_mm - ff  # a thinner forefoot shell (dress)
+
+    t0, t_ff, _ = thicknesses(rx, geometry)
+    thinner_ff = t0 - t_ff  # a thinner forefoot (dress, a shell's extension) also lowers the ball
     if not short:
         items.append(
             IntentItem(
@@ -346,6 +347,8 @@ def check_intent(
             and rx.met_bar is None
             and rx.mortons_extension is None
             and rx.shoe_drop_mm == 0
+            and rx.balance_inversion_deg == 0
+            and rx.forefoot_post_deg == 0
         )
         items.append(
             IntentItem(
