@@ -149,8 +149,9 @@ def check_pair_heel_lifts(out: Path) -> None:
     right = json.loads((out / "S-1002" / "S-1002_right.json").read_text())
     assert (left["prescription"]["heel_lift_mm"], right["prescription"]["heel_lift_mm"]) == (3.0, 9.0)
     assert (left["side"], right["side"]) == ("left", "right")
-    diff = right["checks"]["heel_thickness_mm"] - left["checks"]["heel_thickness_mm"]
-    assert diff == pytest.approx(6.0, abs=1.0)
+    lift = {r["side"]: next(i for i in r["intent"] if i["rx_key"] == "heel_lift_mm") for r in (left, right)}
+    assert lift["left"]["measured"] == pytest.approx(3.0, abs=0.3)
+    assert lift["right"]["measured"] == pytest.approx(9.0, abs=0.3)
     assert any("heel_lift_mm = 9" in w for w in right["warnings"])
     assert not any("heel_lift_mm" in w for w in left["warnings"])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import re
 import shutil
 import subprocess
@@ -70,9 +71,10 @@ def test_report_content(pair, pair_html):
     assert "heel_lift_mm = 9 is above the ~6 mm" in text and "<b>Right:</b>" in text
     assert text.count("mark pass") >= 12 and "mark fail" not in text
     assert "Output checks passed" in text
-    for side in ("left", "right"):
-        heel = designs[side].checks.heel_thickness_mm
-        assert f"{heel:.1f} mm" in text
+    for side in ("left", "right"):  # every clinical check, measured on the mesh, with its prescription
+        for item in designs[side].report()["intent"]:
+            assert html.escape(item["check"][:1].upper() + item["check"][1:]) in text
+    assert "Heel seat frontal angle against the floor" in text and "(Rx 0 ± 0.5)" in text
 
 
 def test_single_foot_report_renders_its_own_pictures(pair):

@@ -72,14 +72,21 @@ def test_preview_png_is_a_sensible_png_and_deterministic(designs):
     assert preview_png(designs["left"], dpi=50) == data
 
 
-def test_preview_has_three_panels_and_a_colour_bar(designs):
+def test_preview_has_four_panels_a_colour_bar_and_its_checks(designs):
     fig = preview_figure(designs["left"])
-    assert len(fig.axes) == 3
+    assert len(fig.axes) == 4
     cbars = [c for c in fig.axes[0].child_axes if c.get_ylabel() == "thickness (mm)"]
     assert len(cbars) == 1
     assert Path(designs["left"].foot.path).name in fig.get_suptitle()
     assert "left foot" in fig.get_suptitle()
     assert "heel lift 5 mm" in fig.get_suptitle()
+    assert "all checks passed" in fig.get_suptitle()
+    # every clinical check is on the page with its mark, and none is marked failed
+    texts = [t.get_text() for t in fig.axes[3].texts]
+    assert "FAIL" not in texts and texts.count("pass") >= 5
+    assert any(t.startswith("heel seat frontal angle") for t in texts)
+    # the landmarks are drawn: five met heads numbered on the top view
+    assert {str(k) for k in range(1, 6)} <= {t.get_text() for t in fig.axes[0].texts}
 
 
 def test_medial_label_on_the_correct_side(designs):

@@ -42,6 +42,8 @@ import numpy as np
 from orthogen.device.regions import Regions, frontal_angle, ramp
 from orthogen.foot.heightmap import Grid
 
+#: A wedge that only adds material pivots this far (mm) from the centre line: past any foot's edge.
+LIFT_PIVOT_MM = 70.0
 #: The heel's posterior bisection is read from chord midpoints at these heights above its lowest
 #: point in the frontal section through the heel centre (mm): high enough to clear a loaded pad.
 BISECTION_HEIGHTS_MM = (6.0, 9.0, 12.0, 15.0, 18.0)
@@ -154,9 +156,12 @@ def plan_balance(
     )
 
 
-def twist(grid: Grid, regions: Regions, balance: Balance) -> np.ndarray:
+def twist(grid: Grid, regions: Regions, balance: Balance, lift_only: bool = False) -> np.ndarray:
     """The balancing shear (mm, added to z): turns the heel seat and the forefoot from their
-    captured frontal angles to the balanced ones, about the centre line, blending along the foot."""
+    captured frontal angles to the balanced ones, about the centre line, blending along the foot.
+
+    ``lift_only``: pivot on the low side instead (a wedge that only adds material, as a post does;
+    the frontal angles come out the same)."""
     X, Y = grid.mesh()
     s_rear = np.tan(np.radians(balance.heel_seat_target_deg)) - np.tan(
         np.radians(balance.heel_seat_captured_deg)
@@ -165,7 +170,11 @@ def twist(grid: Grid, regions: Regions, balance: Balance) -> np.ndarray:
         np.radians(balance.forefoot_captured_deg)
     )
     lam = regions.forefoot_weight(X, Y)
-    return regions.medial_offset(X, Y) * (s_rear * (1.0 - lam) + s_fore * lam)
+    s = s_rear * (1.0 - lam) + s_fore * lam
+    shear = regions.medial_offset(X, Y) * s
+    if lift_only:
+        shear = shear + np.abs(s) * LIFT_PIVOT_MM
+    return shear
 
 
 def seat_on_footbed(

@@ -199,3 +199,13 @@ def accommodation_area(grid: Grid, regions: Regions, rx, length_mm: float) -> np
     if rx.mortons_extension is not None:
         out |= mortons_extension(X, Y, regions, 1.0, length_mm) > 0
     return out
+
+
+def seat_cells(grid: Grid, regions: Regions, excluded: np.ndarray) -> np.ndarray:
+    """The heel seat's cells to read its frontal plane on, around any accommodation there: a heel
+    spur pocket under the heel centre leaves the ring of a wider seat."""
+    seat = regions.heel_seat(grid)
+    cells = seat & ~excluded
+    if cells.sum() < 0.3 * seat.sum():
+        cells = regions.heel_seat(grid, scale=1.6) & ~excluded
+    return cells

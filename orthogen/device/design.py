@@ -18,7 +18,7 @@ Stages, top to bottom, each a pure function of the one before:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +39,7 @@ from orthogen.device.balance import (
     seat_on_footbed,
     twist,
 )
-from orthogen.device.regions import Regions, ramp
+from orthogen.device.regions import Regions, frontal_angle, ramp
 from orthogen.device.solid import Solid, build_solid
 from orthogen.device.template import (
     TemplateGeometry,
@@ -283,11 +283,18 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
         warnings.append(f"heel_lift_side = {rx.heel_lift_side}: no heel lift on this {side} foot")
     fields: dict[str, np.ndarray] = {"heel_lift": corr.heel_lift(X, Y, regions, lift)}
     accommodations = _accommodation_fields(X, Y, regions, rx, L)
+    # a recess reaching into the thinner extension under the toes stops at the printable minimum there
+    for key in ("first_mpj_cutout", "heel_spur_pocket"):
+        if key in accommodations:
+            floor_ = -(base - cons.MIN_THICKNESS_MM)
+            accommodations[key] = np.where(
+                toe > 0, np.maximum(accommodations[key], floor_), accommodations[key]
+            )
 
     # balance: the foot turned to its prescribed frontal position and set on the footbed; the planes
     # are read on the surface as it will be (shell, lift), away from the accommodations
     excl = corr.accommodation_area(grid, regions, rx, L)
-    seat = regions.heel_seat(grid) & ~excl
+    seat = corr.seat_cells(grid, regions, excl)
     fore = regions.forefoot_band(grid, cons.forefoot_band_back(rx.length)) & ~excl
     P = plantar_on_grid(foot, grid, regions, geom)
     P = heel_down(forefoot_down(P, grid, regions, regions.forefoot_band(grid)), grid, regions)
@@ -316,6 +323,11 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
             F - bed, X, Y, grid, inside_c, regions, rx.arch_height_mm, floor=np.minimum(F - bed, t0)
         )
         F = F + fields["arch_height"]
+    # what the arch fill and arch height did to the planes is turned back: a second, exact shear
+    fields["balance_trim"] = _plane_correction(
+        F - fields["medial_heel_skive"], grid, regions, bal, seat, fore
+    )
+    F = F + fields["balance_trim"]
     wall = rx.shell_thickness_mm if rx.construction == "shell" else geom.heel_wall_mm
     ms = regions.medial_sign
     trim = cons.trim_heights(
@@ -360,17 +372,16 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
         # a shell of its nominal thickness: the full shell behind the met heads, its extension beyond
         under = np.maximum(cons.shell_underside(top, inside, grid, t0), top - base)
         post = cons.rearfoot_post(grid, regions, bed, inside, under, bal.heel_seat_target_deg)
-        bottom = np.maximum(np.minimum(under, post), bed)
-        bottom = np.maximum(bottom, top - cap)
-        top = np.maximum(top, bottom + cons.EDGE_THICKNESS_MM)
+        bottom = np.maximum(np.maximum(np.minimum(under, post), bed), top - cap)
     else:
         bottom = bed.copy()
-        top = np.maximum(np.minimum(top, bottom + cap), bottom + cons.EDGE_THICKNESS_MM)
+        top = np.minimum(top, bottom + cap)
         plain_top = np.maximum(np.minimum(plain_top, bottom + cap), bottom + cons.EDGE_THICKNESS_MM)
     thick = top - bottom
     thin = inside & (thick < cons.MIN_THICKNESS_MM - 1e-6)
     if thin.any():
         raise GeometryError(_thin_reason(thin, fields, thick, rx))
+    top = np.maximum(top, bottom + min(cons.EDGE_THICKNESS_MM, cons.MIN_THICKNESS_MM))
     top = cons.extend_outside(top, inside)
     bottom = cons.extend_outside(bottom, inside)
     surfaces = DeviceSurfaces(
@@ -421,6 +432,19 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
         label_engraved=box is not None,
         warnings=tuple(dict.fromkeys(warnings)),
     )
+
+
+def _plane_correction(z, grid: Grid, regions: Regions, bal: Balance, seat, fore) -> np.ndarray:
+    """The shear that brings the heel seat and forefoot planes of ``z`` back to the balanced ones."""
+    ms = regions.medial_sign
+    now = replace(
+        bal,
+        heel_seat_captured_deg=frontal_angle(z, grid, seat, ms),
+        forefoot_captured_deg=frontal_angle(z, grid, fore, ms),
+    )
+    if not (np.isfinite(now.heel_seat_captured_deg) and np.isfinite(now.forefoot_captured_deg)):
+        return np.zeros_like(z)
+    return twist(grid, regions, now, lift_only=True)
 
 
 def _behind(regions: Regions, grid: Grid, before_mm: float) -> Polygon:
@@ -475,7 +499,7 @@ def _label_box(s: DeviceSurfaces, regions: Regions):
     x0, x1 = max(8.0, hx - 22.0), regions.heel_seat_end_x
     half = 0.45 * regions.heel_half_width
     box = (X >= x0) & (X <= x1) & (np.abs(Y - hy) <= half)
-    if not (box & s.inside).all() or not box.any():
+    if not box.any() or not s.inside[box].all():
         return None
     flat = np.abs(s.bottom - s.footbed) < 1e-6
     if not flat[box].all():
@@ -496,7 +520,7 @@ def _thin_reason(thin: np.ndarray, fields: dict, thick: np.ndarray, rx: Prescrip
     }
     named = ", ".join(keys.get(c, c) for c in culprits) or "shell_thickness_mm"
     return (
-        f"{named}: the device would be {worst:.1f} mm thick in places; {MIN_THICKNESS_RULE} "
+        f"{named}: the device would be {max(worst, 0.0):.1f} mm thick in places; {MIN_THICKNESS_RULE} "
         f"(shell {rx.shell_thickness_mm:g} mm + top cover {rx.top_cover_mm:g} mm): reduce the recess or "
         "thicken the shell"
     )

@@ -184,11 +184,11 @@ class Regions:
         """Semi-axes (along, across) of the heel seat ellipse, mm."""
         return max(HEEL_SEAT_ALONG * self.heel_centre[0], 8.0), HEEL_SEAT_ACROSS * self.heel_half_width
 
-    def heel_seat(self, grid: Grid) -> np.ndarray:
-        """Cells of the heel seat (an ellipse around the heel centre)."""
+    def heel_seat(self, grid: Grid, scale: float = 1.0) -> np.ndarray:
+        """Cells of the heel seat (an ellipse around the heel centre; ``scale`` widens it)."""
         X, Y = grid.mesh()
         hx, hy = self.heel_centre
-        ax, ay = self.heel_seat_axes
+        ax, ay = (scale * a for a in self.heel_seat_axes)
         return ((X - hx) / ax) ** 2 + ((Y - hy) / ay) ** 2 <= 1.0
 
     def forefoot_band(self, grid: Grid, back_mm: float = 0.0) -> np.ndarray:

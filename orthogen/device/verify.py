@@ -274,7 +274,7 @@ def check_intent(
 
     # frontal planes against the floor
     X, Y = grid.mesh()
-    seat = regions.heel_seat(grid) & ~excl & covered
+    seat = corr.seat_cells(grid, regions, excl) & covered
     skive = corr.medial_heel_skive(X, Y, regions, rx.medial_heel_skive_mm)
     skive_deg = frontal_angle(skive, grid, seat, ms) if rx.medial_heel_skive_mm else 0.0
     expect_seat = float(
