@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import SHARED_SCANS, real_scan
+from .conftest import SHARED_SCANS, real_scan
 
 FIXTURE = Path(__file__).parent / "fixtures" / "landmarks_marked.json"
 LANDMARKS = (
