@@ -236,6 +236,23 @@ def _measurements(reports: Mapping[str, dict]) -> list[str]:
     ]
 
 
+def _why_section(why: Mapping[str, Sequence[Any]]) -> list[str]:
+    """"Why this device": finding -> rule -> value rows per side (once when both feet have the same)."""
+    sides = [s for s in ("left", "right") if s in why] or list(why)
+    groups = [("Both feet", why[sides[0]])] if len(sides) == 2 and why[sides[0]] == why[sides[1]] else [
+        (s.capitalize(), why[s]) for s in sides]
+    parts = ["<h2>Why this device</h2>",
+             '<p class="def">Each finding of the assessment and the scan, the rule it triggered and the '
+             "value it set (sources: orthogen's clinical rules table).</p>"]
+    for title, rows in groups:
+        if len(groups) > 1 or len(sides) == 2:
+            parts.append(f"<h3>{_e(title)}</h3>")
+        body = [[f"<td>{_e(r.finding)}</td>", f"<td>{_e(r.rule)}</td>", f"<td>{_e(r.value)}</td>",
+                 f"<td>{_e(', '.join(r.sources))}</td>"] for r in rows]
+        parts.append(_table(["Finding", "Rule", "Value set", "Sources"], body))
+    return parts
+
+
 def render_report(
     order: Mapping[str, Any],
     designs: Mapping[str, Design],
@@ -243,6 +260,7 @@ def render_report(
     pair_picture: bytes | None = None,
     extra_warnings: Mapping[str, Sequence[str]] | None = None,
     files: Sequence[str] = (),
+    why: Mapping[str, Sequence[Any]] | None = None,
 ) -> str:
     """The clinician report of one order as a self-contained HTML page.
 
@@ -255,6 +273,8 @@ def render_report(
     pair_picture : the pair PNG (``orthogen.output.preview.pair_png``); rendered for a pair when missing.
     extra_warnings : order-level warnings per side, shown with the design's own.
     files : output file names listed at the bottom.
+    why : per side, the rows of the "why this device" table (``orthogen.rx.clinical_rules.WhyRow``:
+        ``finding``, ``rule``, ``value``, ``sources``) when the prescription came from an assessment.
 
     Returns
     -------
@@ -281,6 +301,8 @@ def render_report(
     else:
         parts.append('<p class="def">No warnings for this order.</p>')
     parts += _measurements(reports)
+    if why:
+        parts += _why_section(why)
     rx_rows, rx_classes = _rx_rows(designs)
     parts += ["<h2>Prescription as applied</h2>", _table(["", *heads], rx_rows, rx_classes)]
     if len(sides) == 2:
