@@ -24,8 +24,8 @@ def _yaml_scalar(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:g}" if value == value else "null"
+    if isinstance(value, float):  # the shortest text that reads back as the same number
+        return str(int(value)) if value.is_integer() else repr(value)
     if isinstance(value, int):
         return str(value)
     text = str(value)

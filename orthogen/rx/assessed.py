@@ -73,6 +73,19 @@ def read_assessment(data: str | Path | Mapping[str, Any], source: str | None = N
     return AssessmentSource(a, {k: v for k, v in raw.items() if k != SECTION}, where)
 
 
+def check_file(path: str | Path) -> list[tuple[str | None, Prescription, Derivation | None]]:
+    """``orthogen validate``: (foot, prescription, derivation) of a prescription or assessment file.
+
+    An assessment whose findings differ between the feet is checked for each foot.
+    """
+    raw = read_prescription_file(path)
+    if not is_assessment(raw):
+        return [(None, load_prescription(path), None)]
+    src = read_assessment(path)
+    sides = ("left", "right") if src.assessment.side_specific() else (None,)
+    return [(side, *load_with_assessment(path, side=side)) for side in sides]
+
+
 def _set_nested(target: dict, keys: tuple[str, ...], value: Any) -> None:
     node = target
     for key in keys[:-1]:
