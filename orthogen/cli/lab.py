@@ -83,9 +83,10 @@ def batch_cmd(
 
 @app.command("validate")
 def validate_cmd(
-    path: Annotated[Path, typer.Argument(help="Prescription (.yaml/.yml/.toml) or order file (.csv/.json).")],
+    path: Annotated[Path, typer.Argument(
+        help="Prescription or assessment (.yaml/.yml/.toml) or order file (.csv/.json).")],
 ) -> None:
-    """Check a prescription or an order file without building anything; exit 2 listing every problem."""
+    """Check a prescription, assessment or order file without building anything; exit 2 on any problem."""
     suffix = path.suffix.lower()
     if suffix in RX_SUFFIXES:
         from orthogen.rx.assessed import check_file

@@ -86,7 +86,8 @@ def prescribe_cmd(
 
     run_guarded(write)
     origins = [d.origin for d in derivation.decisions]
+    foot = f" for the {derivation.findings.side} foot" if derivation.findings.side else ""
     typer.echo(
-        f"wrote {out}: {len(origins)} values ({origins.count('rule')} from rules, "
-        f"{origins.count('clinician')} set by hand, {origins.count('template')} template defaults), "
+        f"wrote {out}{foot}: {origins.count('rule')} values from rules, {origins.count('clinician')} set by "
+        f"hand, {origins.count('template')} template defaults; "
         f"{len(derivation.warnings)} warning{'' if len(derivation.warnings) == 1 else 's'}", err=True)

@@ -37,7 +37,7 @@ MEASUREMENTS = (
 RX_KEYS = (
     "template", "length", "shell_thickness_mm", "top_cover_mm", "heel_cup_depth_mm", "arch_height_mm",
     "arch_fill_mm", "rearfoot_post_deg", "forefoot_post_deg", "medial_heel_skive_mm", "heel_lift_mm",
-    "medial_flange_mm", "lateral_flange_mm",
+    "heel_lift_side", "medial_flange_mm", "lateral_flange_mm",
 )
 ACCOMMODATIONS = ("met_pad", "met_bar", "first_mpj_cutout", "heel_spur_pocket", "mortons_extension")
 
@@ -46,6 +46,7 @@ body{font-family:"DejaVu Sans","Liberation Sans",Arial,sans-serif;color:#1b1f24;
 main{max-width:1140px;margin:0 auto;padding:18px 26px 30px;background:#fff}
 h1{font-size:23px;margin:4px 0 2px}
 h2{font-size:17px;margin:22px 0 8px;border-bottom:2px solid #1f4e79;padding-bottom:3px;color:#1f4e79}
+h3{font-size:14px;margin:12px 0 6px;color:#1f4e79}
 .sub{color:#555;font-size:13px;margin:0 0 10px}
 .facts{display:flex;flex-wrap:wrap;gap:8px 26px;font-size:14px;margin:8px 0}.facts b{color:#1f4e79}
 .badge{display:inline-block;padding:6px 12px;border-radius:5px;font-weight:bold;font-size:14px;margin:6px 0}
@@ -284,6 +285,8 @@ def render_report(
     from orthogen.output import preview
 
     designs = {s: designs[s] for s in ("left", "right") if s in designs}
+    if why and not order.get("prescription"):
+        order = {**order, "prescription": "from the assessment"}
     sides, heads = list(designs), [s.capitalize() for s in designs]
     previews = dict(previews or {})
     for side, d in designs.items():

@@ -571,10 +571,19 @@ def _why_rows(f: FootFindings, fired: Sequence[ClinicalRule], undone: Mapping[st
 
 
 def markdown_table(book: RuleBook | None = None) -> str:
-    """The rule table for the README: rule, when, sets, sources (cited in full below it)."""
+    """The rule tables for the README: foot posture, then rule, when, sets, sources (cited in full below)."""
     book = book or load_rulebook()
-    lines = ["| rule | when | sets | sources |", "|---|---|---|---|"]
+    lines = ["| foot posture from (first present decides) | classes | sources |", "|---|---|---|"]
     used: list[str] = []
+    for p in book.posture:
+        if "bands" in p:
+            classes = ", ".join(f"≥ {lo:g} {cls.replace('_', ' ')}" for lo, cls in p["bands"])
+        else:
+            classes = ", ".join(f"{k} {v.replace('_', ' ')}" for k, v in p["classes"].items())
+        refs = list(p.get("sources", ())) or ["the clinician"]
+        used += [s for s in p.get("sources", ()) if s not in used]
+        lines.append(f"| {p['finding']} | {classes} | {', '.join(refs)} |")
+    lines += ["", "| rule | when | sets | sources |", "|---|---|---|---|"]
     for r in book.rules:
         when = ", ".join(f"{k}: {_when_text(v)}" for k, v in r.when.items())
         sets = ", ".join(f"{k} {_spec_text(v)}" for k, v in r.set.items())
@@ -582,8 +591,6 @@ def markdown_table(book: RuleBook | None = None) -> str:
             sets += "; requires " + ", ".join(f"{k} {_spec_text(v)}" for k, v in r.requires.items())
         used += [s for s in r.sources if s not in used]
         lines.append(f"| `{r.id}`: {r.title} | {when} | {sets} | {', '.join(r.sources)} |")
-    for p in book.posture:
-        used += [s for s in p.get("sources", ()) if s not in used]
     lines.append("")
     lines += [f"- **{key}**: {book.sources[key]}" for key in used]
     return "\n".join(lines) + "\n"
@@ -594,7 +601,7 @@ def _when_text(test: Any) -> str:
         return " or ".join(map(str, test))
     if isinstance(test, dict):
         op, v = next(iter(test.items()))
-        return {"at_least": "≥ ", "at_most": "≤ ", "abs_at_least": "|x| ≥ "}[op] + f"{v:g}"
+        return {"at_least": "≥ ", "at_most": "≤ ", "abs_at_least": "magnitude ≥ "}[op] + f"{v:g}"
     return str(test)
 
 
