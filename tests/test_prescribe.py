@@ -185,3 +185,20 @@ def test_validate_checks_assessments_for_each_foot(tmp_path):
     one_sided.write_text("conditions: {bunion: up}\n", encoding="utf-8")
     result = runner.invoke(app, ["validate", str(one_sided)])
     assert result.exit_code == 2 and "conditions.hallux_valgus = 'up' is not allowed" in result.stderr
+
+
+def test_json_orders_may_carry_the_assessment_inline(tmp_path):
+    from orthogen.lab.orders import check_orders, order_prescriptions
+
+    orders = tmp_path / "orders.json"
+    good = {"conditions": ["metatarsalgia"], "shoe": {"type": "athletic"}}
+    orders.write_text(json.dumps([
+        {"order_id": "J-1", "patient_ref": "P", "left_scan": str(SAMPLE), "assessment": good},
+        {"order_id": "J-2", "patient_ref": "P", "left_scan": str(SAMPLE),
+         "assessment": {"foot_posture_index": 40}},
+    ]), encoding="utf-8")
+    parsed, problems, _ = check_orders(orders)
+    rx = order_prescriptions(parsed[0])[0]["left"]
+    assert (rx.template, rx.met_pad is not None, rx.side) == ("sport", True, "left")
+    assert problems == [f"{orders} order #2 (order 'J-2'): assessment: foot_posture_index = 40 is out of "
+                        "range (allowed -12 to 12)"]

@@ -331,9 +331,13 @@ def order_prescriptions(order: Order) -> tuple[dict, list[str]]:
         try:
             rxs[side] = _side_prescription(order, side)[0]
         except PrescriptionError as err:
-            kind = "assessment" if err.path is not None and err.path in (order.assessment, "assessment") \
-                else "prescription"
-            src = "overrides" if err.path == "--set" else f"{kind} {err.path or ''}".strip()
+            src = f"prescription {err.path or ''}".strip()
+            if err.path == "--set":
+                src = "overrides"
+            elif err.path == "assessment":  # an inline assessment (JSON orders)
+                src = "assessment"
+            elif err.path is not None and err.path == order.assessment:
+                src = f"assessment {err.path}"
             errors[side] = f"{src}: {err.problem.replace('--set: ', 'overrides: ')}"
     if errors:
         msgs = list(errors.values())
