@@ -15,9 +15,10 @@ from orthogen.errors import PrescriptionError
 from orthogen.rx.annotated import prescription_yaml
 from orthogen.rx.assessed import load_with_assessment
 from orthogen.rx.assessment import CONDITIONS, validate_assessment
-from orthogen.rx.clinical_rules import RULES_PATH, derive, load_rulebook, markdown_table
+from orthogen.rx.clinical_rules import derive
 from orthogen.rx.load import load_prescription, validate_prescription
 from orthogen.rx.model import Prescription
+from orthogen.rx.rulebook import RULES_PATH, load_rulebook, markdown_table
 
 REPO = Path(__file__).resolve().parents[1]
 LONG = bool(os.environ.get("ORTHOGEN_LONG"))
@@ -236,7 +237,7 @@ def test_every_rule_names_existing_sources_and_the_readme_table_is_current():
     book = load_rulebook()
     assert all(r.sources and all(s in book.sources for s in r.sources) for r in book.rules)
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert markdown_table(book) in readme, "run: python -m orthogen.rx.clinical_rules --table"
+    assert markdown_table(book) in readme, "run: python -m orthogen.rx.rulebook --table"
 
 
 @pytest.mark.parametrize(("edit", "problem"), [
