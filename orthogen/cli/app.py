@@ -129,6 +129,9 @@ class FormatOpt(StrEnum):
 def design_cmd(
     scans: Annotated[list[Path], typer.Argument(help="One scan, or two (left and right) for a pair.")],
     rx: Annotated[Path | None, typer.Option("--rx", help="Prescription file (YAML or TOML).")] = None,
+    assessment: Annotated[Path | None, typer.Option(
+        "--assessment", help="Clinical assessment: the prescription is derived from it (--rx, --set win).")
+    ] = None,
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="Override a prescription key: key=value (repeatable).")
     ] = None,
@@ -160,6 +163,7 @@ def design_cmd(
             foot_length_mm=foot_length,
             formats=("stl", fmt.value) if fmt.value != "stl" else ("stl",),
             preview=preview,
+            assessment=assessment,
         )
 
     results = run_guarded(job)
@@ -208,7 +212,7 @@ def _print_measure_table(report: dict) -> None:
 
 
 #: Modules that register more commands on ``app`` when imported (a small registry: one line per module).
-COMMAND_MODULES = ("orthogen.cli.lab",)
+COMMAND_MODULES = ("orthogen.cli.lab", "orthogen.cli.prescribe")
 
 
 def _register_commands() -> None:

@@ -40,23 +40,26 @@ def design_files(
     foot_length_mm: float | None = None,
     formats: tuple[str, ...] = ("stl",),
     preview: bool = True,
+    assessment: Path | None = None,
 ) -> list[dict]:
     """Design one device per scan and write ``<stem>.stl`` (+ .3mf), ``<stem>.json`` and ``<stem>.png``.
 
     With two scans they are a pair: sides are taken as given or detected and must
-    differ. Returns one summary dict per written device.
+    differ. With an ``assessment`` (or an ``assessment:`` section in the prescription) each foot's
+    prescription is derived from it and the scan's findings; the JSON report holds why.
+    Returns one summary dict per written device.
     """
     from orthogen.device.design import design_foot, measure_options_from_rx
     from orthogen.device.template import template_geometry
     from orthogen.foot.measure_scan import MeasureOptions, measure_scan
     from orthogen.output.export import write_3mf, write_json, write_stl
-    from orthogen.rx.load import load_prescription
+    from orthogen.rx.assessed import load_with_assessment
 
     common, per_side = split_side_overrides(overrides)
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise OrthogenError("the output folder is a file, not a folder", out_dir)
-    rx = load_prescription(rx_path, common)
+    rx, assessed = load_with_assessment(rx_path, common, assessment, any_side=True)
     cli = MeasureOptions(units=units, side=side, kind=kind, foot_length_mm=foot_length_mm)
     feet = [measure_scan(s, measure_options_from_rx(rx, cli)) for s in scans]
     if len(feet) == 2 and feet[0].side == feet[1].side:
@@ -68,18 +71,25 @@ def design_files(
     stems = [Path(s).stem for s in scans]
     if len(stems) == 2 and stems[0] == stems[1]:
         stems = [f"{stems[0]}_{f.side}" for f in feet]
-    rxs = [
-        load_prescription(rx_path, [*common, *per_side[f.side]]) if per_side[f.side] else rx
+    # with an assessment each foot's own findings (scan, side) join it
+    loaded = [
+        load_with_assessment(rx_path, [*common, *per_side[f.side]], assessment, f.report(), f.side)
+        if per_side[f.side] or assessed
+        else (rx, None)
         for f in feet
     ]
     # every device is built and verified before the first file is written
-    designs = [design_foot(f, r, template_geometry(r.template)) for f, r in zip(feet, rxs, strict=True)]
+    designs = [
+        design_foot(f, r, template_geometry(r.template)) for f, (r, _) in zip(feet, loaded, strict=True)
+    ]
     results = []
-    for stem, d in zip(stems, designs, strict=True):
+    for stem, d, (_, why) in zip(stems, designs, loaded, strict=True):
         stl = write_stl(out_dir / f"{stem}.stl", d.vertices, d.faces)
         if "3mf" in formats:
             write_3mf(out_dir / f"{stem}.3mf", d.vertices, d.faces, name=stem)
         report = d.report()
+        if why is not None:
+            report["assessment"] = why.as_dict()
         if preview:
             from orthogen.output.preview import write_preview
 
@@ -87,6 +97,11 @@ def design_files(
             report["preview"] = f"{stem}.png"
         write_json(out_dir / f"{stem}.json", report)
         results.append(
-            {"stl": str(stl), "side": d.foot.side, "triangles": len(d.faces), "warnings": list(d.warnings)}
+            {
+                "stl": str(stl),
+                "side": d.foot.side,
+                "triangles": len(d.faces),
+                "warnings": list(dict.fromkeys([*(why.warnings if why else ()), *d.warnings])),
+            }
         )
     return results

@@ -83,17 +83,20 @@ def batch_cmd(
 
 @app.command("validate")
 def validate_cmd(
-    path: Annotated[Path, typer.Argument(help="Prescription (.yaml/.yml/.toml) or order file (.csv/.json).")],
+    path: Annotated[Path, typer.Argument(
+        help="Prescription or assessment (.yaml/.yml/.toml) or order file (.csv/.json).")],
 ) -> None:
-    """Check a prescription or an order file without building anything; exit 2 listing every problem."""
+    """Check a prescription, assessment or order file without building anything; exit 2 on any problem."""
     suffix = path.suffix.lower()
     if suffix in RX_SUFFIXES:
-        from orthogen.rx.load import load_prescription
+        from orthogen.rx.assessed import check_file
 
-        rx = run_guarded(lambda: load_prescription(path))
-        for w in rx.warnings():
+        checked = run_guarded(lambda: check_file(path))  # a prescription, or an assessment for each foot
+        warned = (w for _, rx, d in checked for w in (*(d.warnings if d else ()), *rx.warnings()))
+        for w in dict.fromkeys(warned):
             typer.echo(f"warning: {path}: {w}", err=True)
-        typer.echo(f"ok: {path}: valid prescription (template {rx.template})")
+        what = "assessment, prescription" if checked[0][2] else "prescription"
+        typer.echo(f"ok: {path}: valid {what} (template {checked[0][1].template})")
         return
     if suffix not in ORDER_SUFFIXES:
         _fail(f"{path}: cannot validate a {path.suffix or 'file without extension'!r} file "

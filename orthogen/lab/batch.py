@@ -31,7 +31,7 @@ from pathlib import Path
 
 from orthogen import __version__
 from orthogen.errors import OrthogenError, ScanError
-from orthogen.lab.orders import Order, order_id_problem, order_prescriptions, parse_orders
+from orthogen.lab.orders import Order, order_id_problem, order_prescriptions, order_why, parse_orders
 
 MANIFEST = "order.done.json"
 MANIFEST_FORMAT = "orthogen-order-manifest/1"
@@ -77,6 +77,7 @@ def order_fingerprint(order: Order, rxs: dict) -> str:
         "order": facts,
         "scans": {side: sha256_file(p) for side, p in sorted(order.scans.items())},
         "prescription": sha256_file(order.prescription) if order.prescription else None,
+        "assessment": sha256_file(order.assessment) if isinstance(order.assessment, str) else None,
         "applied": {side: rx.as_applied() for side, rx in sorted(rxs.items())},
         "templates": {side: sha256_file(template_path(rx.template)) for side, rx in sorted(rxs.items())},
     }
@@ -197,7 +198,7 @@ def _render_html(order: Order, designs: dict, previews: dict, pair: bytes | None
         "notes": order.notes, "prescription": Path(order.prescription).name if order.prescription else None,
         "overrides": [*order.overrides, *(f"{s}.{o}" for s, ov in order.side_overrides.items() for o in ov)],
     }
-    return render_report(facts, designs, previews, pair, files=files)
+    return render_report(facts, designs, previews, pair, files=files, why=order_why(order))
 
 
 def _side_summary(side: str, report: dict, files: list[str]) -> dict:

@@ -27,7 +27,7 @@ from orthogen.errors import OrthogenError, PrescriptionError
 #: Columns (CSV) or keys (JSON) of an order, in documentation order.
 COLUMNS = (
     "order_id", "patient_ref", "left_scan", "right_scan", "prescription",
-    "overrides", "quantity", "formats", "notes",
+    "overrides", "quantity", "formats", "notes", "assessment",
 )
 SIDES = ("left", "right")
 FORMATS = ("stl", "3mf")
@@ -59,6 +59,7 @@ class Order:
     formats: tuple[str, ...] = ("stl",)
     notes: str = ""
     problems: tuple[str, ...] = ()
+    assessment: str | dict | None = None
 
     @property
     def where(self) -> str:
@@ -179,8 +180,11 @@ def _order_from_record(rec: dict[str, Any], source: str, row: str, base: Path) -
     if not scans:
         problems.append("no scan: give left_scan, right_scan or both")
     rx_text = _text(rec.get("prescription"))
-    if not rx_text:
-        problems.append("prescription is empty (give a .yaml/.yml/.toml prescription file)")
+    raw_assessment = rec.get("assessment")
+    assessment = raw_assessment if isinstance(raw_assessment, dict) else (
+        _resolve(base, _text(raw_assessment)) if _text(raw_assessment) else None)
+    if not rx_text and assessment is None:
+        problems.append("prescription is empty (give a .yaml/.yml/.toml prescription file or an assessment)")
     common, per_side, override_problems = split_overrides(rec.get("overrides"))
     problems += override_problems
     for side in per_side:
@@ -209,7 +213,7 @@ def _order_from_record(rec: dict[str, Any], source: str, row: str, base: Path) -
         source=source, row=row, order_id=order_id, patient_ref=patient, scans=scans,
         prescription=_resolve(base, rx_text) if rx_text else None, overrides=tuple(common),
         side_overrides={k: tuple(v) for k, v in per_side.items()}, quantity=quantity, formats=formats,
-        notes=_text(rec.get("notes")), problems=tuple(problems),
+        notes=_text(rec.get("notes")), problems=tuple(problems), assessment=assessment,
     )
 
 
@@ -322,15 +326,18 @@ def order_prescriptions(order: Order) -> tuple[dict, list[str]]:
 
     Raises PrescriptionError with one line naming the prescription file or "overrides".
     """
-    from orthogen.rx.load import load_prescription
-
     rxs, errors, warnings = {}, {}, []
     for side in order.scans:
-        items = [*order.overrides, *order.side_overrides.get(side, ()), f"side={side}"]
         try:
-            rxs[side] = load_prescription(order.prescription, items)
+            rxs[side] = _side_prescription(order, side)[0]
         except PrescriptionError as err:
-            src = "overrides" if err.path == "--set" else f"prescription {err.path or ''}".strip()
+            src = f"prescription {err.path or ''}".strip()
+            if err.path == "--set":
+                src = "overrides"
+            elif err.path == "assessment":  # an inline assessment (JSON orders)
+                src = "assessment"
+            elif err.path is not None and err.path == order.assessment:
+                src = f"assessment {err.path}"
             errors[side] = f"{src}: {err.problem.replace('--set: ', 'overrides: ')}"
     if errors:
         msgs = list(errors.values())
@@ -339,6 +346,27 @@ def order_prescriptions(order: Order) -> tuple[dict, list[str]]:
     for side, rx in rxs.items():
         warnings += [f"{side}: {w}" for w in rx.warnings()]
     return rxs, warnings
+
+
+def _side_prescription(order: Order, side: str) -> tuple[Any, Any]:
+    """(prescription, derivation or None) of one side; an assessment is joined without scan findings here
+    (the batch designs from it before the scans are measured)."""
+    from orthogen.rx.assessed import holds_assessment, load_with_assessment
+
+    items = [*order.overrides, *order.side_overrides.get(side, ())]
+    if order.assessment is None and not holds_assessment(order.prescription):
+        items.append(f"side={side}")  # with an assessment the side is the derivation's
+    return load_with_assessment(order.prescription, items, order.assessment, side=side)
+
+
+def order_why(order: Order) -> dict[str, tuple]:
+    """The "why this device" rows per side of an order whose prescription comes from an assessment."""
+    out = {}
+    for side in order.scans:
+        derivation = _side_prescription(order, side)[1]
+        if derivation is not None:
+            out[side] = derivation.why
+    return out
 
 
 def check_order(order: Order) -> tuple[list[str], list[str]]:
@@ -354,7 +382,7 @@ def check_order(order: Order) -> tuple[list[str], list[str]]:
                             f"(allowed: {', '.join(SUPPORTED_EXTENSIONS)})")
         elif not p.is_file():
             problems.append(f"{col} = {scan!r}: file not found")
-    if order.prescription is not None and order.scans:
+    if (order.prescription is not None or order.assessment is not None) and order.scans:
         try:
             warnings += order_prescriptions(order)[1]
         except OrthogenError as err:

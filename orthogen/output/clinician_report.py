@@ -37,7 +37,7 @@ MEASUREMENTS = (
 RX_KEYS = (
     "template", "length", "shell_thickness_mm", "top_cover_mm", "heel_cup_depth_mm", "arch_height_mm",
     "arch_fill_mm", "rearfoot_post_deg", "forefoot_post_deg", "medial_heel_skive_mm", "heel_lift_mm",
-    "medial_flange_mm", "lateral_flange_mm",
+    "heel_lift_side", "medial_flange_mm", "lateral_flange_mm",
 )
 ACCOMMODATIONS = ("met_pad", "met_bar", "first_mpj_cutout", "heel_spur_pocket", "mortons_extension")
 
@@ -46,6 +46,7 @@ body{font-family:"DejaVu Sans","Liberation Sans",Arial,sans-serif;color:#1b1f24;
 main{max-width:1140px;margin:0 auto;padding:18px 26px 30px;background:#fff}
 h1{font-size:23px;margin:4px 0 2px}
 h2{font-size:17px;margin:22px 0 8px;border-bottom:2px solid #1f4e79;padding-bottom:3px;color:#1f4e79}
+h3{font-size:14px;margin:12px 0 6px;color:#1f4e79}
 .sub{color:#555;font-size:13px;margin:0 0 10px}
 .facts{display:flex;flex-wrap:wrap;gap:8px 26px;font-size:14px;margin:8px 0}.facts b{color:#1f4e79}
 .badge{display:inline-block;padding:6px 12px;border-radius:5px;font-weight:bold;font-size:14px;margin:6px 0}
@@ -237,6 +238,23 @@ def _measurements(reports: Mapping[str, dict]) -> list[str]:
     ]
 
 
+def _why_section(why: Mapping[str, Sequence[Any]]) -> list[str]:
+    """"Why this device": finding -> rule -> value rows per side (once when both feet have the same)."""
+    sides = [s for s in ("left", "right") if s in why] or list(why)
+    groups = [("Both feet", why[sides[0]])] if len(sides) == 2 and why[sides[0]] == why[sides[1]] else [
+        (s.capitalize(), why[s]) for s in sides]
+    parts = ["<h2>Why this device</h2>",
+             '<p class="def">Each finding of the assessment and the scan, the rule it triggered and the '
+             "value it set (sources: orthogen's clinical rules table).</p>"]
+    for title, rows in groups:
+        if len(groups) > 1 or len(sides) == 2:
+            parts.append(f"<h3>{_e(title)}</h3>")
+        body = [[f"<td>{_e(r.finding)}</td>", f"<td>{_e(r.rule)}</td>", f"<td>{_e(r.value)}</td>",
+                 f"<td>{_e(', '.join(r.sources))}</td>"] for r in rows]
+        parts.append(_table(["Finding", "Rule", "Value set", "Sources"], body))
+    return parts
+
+
 def render_report(
     order: Mapping[str, Any],
     designs: Mapping[str, Design],
@@ -244,6 +262,7 @@ def render_report(
     pair_picture: bytes | None = None,
     extra_warnings: Mapping[str, Sequence[str]] | None = None,
     files: Sequence[str] = (),
+    why: Mapping[str, Sequence[Any]] | None = None,
 ) -> str:
     """The clinician report of one order as a self-contained HTML page.
 
@@ -256,6 +275,8 @@ def render_report(
     pair_picture : the pair PNG (``orthogen.output.preview.pair_png``); rendered for a pair when missing.
     extra_warnings : order-level warnings per side, shown with the design's own.
     files : output file names listed at the bottom.
+    why : per side, the rows of the "why this device" table (``orthogen.rx.clinical_rules.WhyRow``:
+        ``finding``, ``rule``, ``value``, ``sources``) when the prescription came from an assessment.
 
     Returns
     -------
@@ -265,6 +286,8 @@ def render_report(
     from orthogen.output import preview
 
     designs = {s: designs[s] for s in ("left", "right") if s in designs}
+    if why and not order.get("prescription"):
+        order = {**order, "prescription": "from the assessment"}
     sides, heads = list(designs), [s.capitalize() for s in designs]
     previews = dict(previews or {})
     for side, d in designs.items():
@@ -282,6 +305,8 @@ def render_report(
     else:
         parts.append('<p class="def">No warnings for this order.</p>')
     parts += _measurements(reports)
+    if why:
+        parts += _why_section(why)
     rx_rows, rx_classes = _rx_rows(designs)
     parts += ["<h2>Prescription as applied</h2>", _table(["", *heads], rx_rows, rx_classes)]
     if len(sides) == 2:
