@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import shapely
 from scipy import ndimage
 
 from orthogen.device import corrections as corr
@@ -446,11 +447,12 @@ def _end_checks(top, bot, covered, thick, grid, regions: Regions, rx, end_line, 
     heads = [regions.met_head_1, regions.met_head_5]
     toe = regions.toe_weight(X, Y) > 0.5
     if rx.length in ("full", "sulcus"):
-        zone = (
-            inner
-            & (dist <= FEATHER_ZONE_MM)
-            & (toe if rx.length == "full" else X >= regions.sulcus_x(Y) - 6.0)
-        )
+        if rx.length == "full":
+            near_end = toe
+        else:  # the cut along the sulcus: the last 3 mm before it
+            d_cut = shapely.distance(shapely.LineString(end_line), shapely.points(X.ravel(), Y.ravel()))
+            near_end = d_cut.reshape(X.shape) <= FEATHER_ZONE_MM + 0.5
+        zone = inner & (dist <= FEATHER_ZONE_MM) & near_end
         worst = float(np.nanmax(np.where(zone, thick, np.nan))) if zone.any() else float("nan")
         out.append(
             IntentItem(
