@@ -23,10 +23,12 @@ from orthogen.rx.rulebook import RULES_PATH, load_rulebook, markdown_table
 REPO = Path(__file__).resolve().parents[1]
 LONG = bool(os.environ.get("ORTHOGEN_LONG"))
 EXAMPLES = REPO / "templates" / "assessments"
-STANDARD = {"template": "standard", "length": "full", "shell_thickness_mm": 3, "top_cover_mm": 0,
+STANDARD = {"template": "standard", "construction": "full_contact", "length": "full", "shell_thickness_mm": 3,
+            "top_cover_mm": 0,
             "heel_cup_depth_mm": 12, "arch_fill_mm": 3.2, "rearfoot_post_deg": 0, "forefoot_post_deg": 0}
 SPORT = {**STANDARD, "template": "sport", "top_cover_mm": 1.5, "heel_cup_depth_mm": 15, "arch_fill_mm": 1.6}
-DRESS = {**STANDARD, "template": "dress", "length": "three_quarter", "shell_thickness_mm": 2.5,
+DRESS = {**STANDARD, "template": "dress", "construction": "shell", "length": "three_quarter",
+         "shell_thickness_mm": 2.5,
          "heel_cup_depth_mm": 9}
 PRONATED = {"rearfoot_post_deg": 4, "medial_flange_mm": 8, "arch_fill_mm": 0, "heel_cup_depth_mm": 14}
 

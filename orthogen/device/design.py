@@ -377,6 +377,10 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
         bottom = bed.copy()
         top = np.minimum(top, bottom + cap)
         plain_top = np.maximum(np.minimum(plain_top, bottom + cap), bottom + cons.EDGE_THICKNESS_MM)
+    # the device stands on its lowest point (a shell on a steep footbed may float at the ball)
+    lowest = float(np.min(bottom[inside]))
+    if lowest > 0.0:
+        top, bottom, bed, plain_top, foot_ref = (a - lowest for a in (top, bottom, bed, plain_top, foot_ref))
     thick = top - bottom
     thin = inside & (thick < cons.MIN_THICKNESS_MM - 1e-6)
     if thin.any():
