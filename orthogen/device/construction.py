@@ -50,6 +50,8 @@ SIDE_EDGE_CURVE = 0.05
 #: and reaches out under the heel to where the shell's underside is this much above its heel-seat level.
 POST_END_BEFORE_ARCH_MM = 25.0
 POST_REACH_MM = 4.0
+#: The post's sides rise this steeply from its outline (mm per mm, about 76 degrees).
+POST_SIDE_SLOPE = 4.0
 #: Trimlines act only this close to the foot's outline (mm), fading out over TRIM_FADE_MM further in:
 #: the device is never cut inside the foot, whatever the height of its sole there.
 TRIM_BAND_MM = 15.0
@@ -327,8 +329,17 @@ def rearfoot_post(
         )
         keep = lab[int(hi[0]), int(hi[1])]
         area = lab == keep if keep else area
-    under_post = footbed + np.maximum(X - x_end, 0.0)
-    return np.where(area, under_post, np.inf)
+    # the post's outline as a fair curve; its sides stand steeply (POST_SIDE_SLOPE) from it, so the
+    # underside is a smooth surface with no staircase of grid cells along the post's edge
+    from orthogen.foot.plantar import mask_outline
+
+    outline = _largest(mask_outline(area, grid).buffer(2.0, quad_segs=8).buffer(-2.0, quad_segs=8))
+    if outline.is_empty:
+        return np.full(grid.shape, np.inf)
+    Y = grid.mesh()[1]
+    pts = shapely.points(X.ravel(), Y.ravel())
+    outside = shapely.distance(outline, pts).reshape(grid.shape)  # 0 inside the post's outline
+    return footbed + np.maximum(X - x_end, 0.0) + POST_SIDE_SLOPE * outside
 
 
 def extend_outside(field: np.ndarray, inside: np.ndarray) -> np.ndarray:

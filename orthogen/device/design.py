@@ -370,7 +370,10 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
     cap = cons.edge_cap(grid, outline.polygon, cut, toe, forefoot_w, top - bed, rx.length in SHORT_LENGTHS)
     if rx.construction == "shell":
         # a shell of its nominal thickness: the full shell behind the met heads, its extension beyond
-        under = np.maximum(cons.shell_underside(top, inside, grid, t0), top - base)
+        # (read on the top extended past the outline, so the underside runs smoothly into the cut)
+        wide = contains_xy(outline.polygon.buffer(2.0 * grid.spacing), X, Y)
+        top_wide = cons.extend_outside(top, inside)
+        under = np.maximum(cons.shell_underside(top_wide, wide, grid, t0), top - base)
         post = cons.rearfoot_post(grid, regions, bed, inside, under, bal.heel_seat_target_deg)
         bottom = np.maximum(np.maximum(np.minimum(under, post), bed), top - cap)
     else:
