@@ -135,14 +135,17 @@ END_FIT_MM = 12.0
 #: Strips along the foot for the sulcus search, mm apart, kept this far (mm) from the borders.
 STRIP_MM = 2.0
 STRIP_BORDER_MM = 8.0
-#: Toe pads: lows across the toes (this band, mm distal of the crease) at least
-#: TOE_PAD_PROMINENCE_MM below the clefts beside them and TOE_PAD_MIN_DEPTH_MM below the crease;
-#: searched within this share of the ball width of the medial (hallux) and lateral (5th) border.
+#: Toe pads and clefts: lows and highs across the toes (this band, mm distal of the crease) of at
+#: least TOE_PAD_PROMINENCE_MM, a pad also TOE_PAD_MIN_DEPTH_MM below the crease. The hallux pad's
+#: centre lies midway between the medial border and the first cleft (searched within
+#: HALLUX_CLEFT_SEARCH of the ball width in), or without a cleft on the middle of the pad's run
+#: within TOE_PAD_BAND_MM of its low (within HALLUX_PAD_SEARCH of the border).
 TOE_BAND_MM = (8.0, 22.0)
+TOE_PAD_BAND_MM = 0.5
 TOE_PAD_PROMINENCE_MM = 0.5
 TOE_PAD_MIN_DEPTH_MM = 1.0
-HALLUX_SEARCH_WIDTH = 0.40
-FIFTH_SEARCH_WIDTH = 0.16
+HALLUX_CLEFT_SEARCH = (0.15, 0.45)
+HALLUX_PAD_SEARCH = 0.40
 #: Toe pads start this far (mm) distal of the crease: the met heads lie behind it.
 TOE_PAD_GAP_MM = 5.0
 #: Met heads of a non-weight-bearing capture: searched from MH_SEARCH_MM behind to ahead of the
@@ -322,10 +325,11 @@ def _prepare(plantar: PlantarSurface, side: str) -> _Foot:
 
 
 # ----------------------------------------------------------------------------- searches
-def _middle_of_run(values: np.ndarray, tol: float) -> int:
-    """Index of the middle of the contiguous run within ``tol`` of the maximum that holds it."""
+def _middle_of_run(values: np.ndarray, tol: float, at: int | None = None) -> int:
+    """Index of the middle of the contiguous run within ``tol`` of the value at ``at`` (default: the
+    maximum) that holds ``at``."""
     vals = np.where(np.isfinite(values), values, -np.inf)
-    k = int(np.argmax(vals))
+    k = int(np.argmax(vals)) if at is None else int(at)
     near = vals >= vals[k] - tol
     lab, _ = ndimage.label(near)
     idx = np.flatnonzero(lab == lab[k])
@@ -537,39 +541,51 @@ def _depth_at(f: _Foot, x: np.ndarray, v: np.ndarray) -> np.ndarray:
     return f.depth[i, j]
 
 
-def _toe_pads(f: _Foot, crease: _Crease, ball_w: float) -> tuple[float | None, float | None]:
-    """Centre lines (v) of the hallux pad and the 5th toe pad, None where they do not show.
+def _hallux_pad(f: _Foot, crease: _Crease, ball_w: float) -> float | None:
+    """Centre line (v) of the hallux pad, None where it does not show.
 
-    Across the toes (each row's median height TOE_BAND_MM distal of the crease) toe pads are lows
-    and clefts highs; the hallux pad is the most medial low within HALLUX_SEARCH_WIDTH of the ball
-    width of the medial border, the 5th toe pad the most lateral one within FIFTH_SEARCH_WIDTH of the
-    lateral border; each must stand TOE_PAD_MIN_DEPTH_MM below the crease.
+    Across the toes (each row's median height TOE_BAND_MM distal of the crease, the forefoot's
+    frontal tilt taken out with the crease's trend) toe pads are lows and clefts highs: the hallux
+    pad's centre lies midway between the medial border and the first cleft, or without a visible
+    cleft on the most medial pad low. (The 5th toe's pad is small and close to the crease: its
+    centre line is taken FIFTH_PAD_INSET of the ball width inside the lateral border.)
     """
     from scipy.signal import find_peaks
 
     vs = f.v[(f.v > crease.v[0] - STRIP_BORDER_MM) & (f.v < crease.v[-1] + STRIP_BORDER_MM)]
     if vs.size < 10:
-        return None, None
+        return None
     cx = np.array([crease.x_at(v) for v in vs])
     d = np.arange(TOE_BAND_MM[0], TOE_BAND_MM[1] + 1e-9, f.s)
     XX, VV = cx[:, None] + d[None, :], vs[:, None] * np.ones_like(d)[None, :]
     band = np.where(_depth_at(f, XX, VV) >= STRIP_BORDER_MM / 2, f.height_at(XX, VV), np.nan)
     ok = np.isfinite(band).sum(axis=1) >= 3
     if ok.sum() < 10:
-        return None, None
+        return None
     prof = np.full(vs.size, np.nan)
     prof[ok] = np.nanmedian(band[ok], axis=1)
-    crest = np.interp(vs, crease.v, crease.height) - np.interp(
-        vs, vs[ok], np.nanmedian(band[ok], axis=1) - prof[ok]
-    )
+    crest = np.interp(vs, crease.v, crease.height)
+    # the forefoot's frontal tilt out (the crease runs across the forefoot: its linear trend)
+    fin = np.isfinite(crest) & np.isfinite(prof)
+    if fin.sum() >= 5:
+        trend = np.polyval(np.polyfit(vs[fin], crest[fin], 1), vs)
+        prof, crest = prof - trend, crest - trend
     low = np.where(np.isfinite(prof), prof, np.nanmax(prof) + 10.0)
     idx, _ = find_peaks(-low, prominence=TOE_PAD_PROMINENCE_MM, plateau_size=(0, None))
     idx = idx[(crest[idx] - prof[idx] >= TOE_PAD_MIN_DEPTH_MM)]
-    vmed = f.border_at(crease.x[-1], True)
-    vlat = f.border_at(crease.x[0], False)
-    med = idx[vs[idx] >= vmed - HALLUX_SEARCH_WIDTH * ball_w]
-    lat = idx[vs[idx] <= vlat + FIFTH_SEARCH_WIDTH * ball_w]
-    return (float(vs[med.max()]) if med.size else None), (float(vs[lat.min()]) if lat.size else None)
+    high = np.where(np.isfinite(prof), prof, np.nanmin(prof) - 10.0)
+    clefts, _ = find_peaks(high, prominence=TOE_PAD_PROMINENCE_MM, plateau_size=(0, None))
+    vmed = f.border_at(crease.x_at(crease.v[-1]) + np.mean(TOE_BAND_MM), True)
+    # each pad: the middle of the run within TOE_PAD_BAND_MM of its low (a flat or tilted pad)
+    pads = np.array(
+        [vs[_middle_of_run(np.where(np.isfinite(prof), -prof, -np.inf), TOE_PAD_BAND_MM, k)] for k in idx]
+    )
+    inward = vmed - vs[clefts]
+    c = clefts[(inward >= HALLUX_CLEFT_SEARCH[0] * ball_w) & (inward <= HALLUX_CLEFT_SEARCH[1] * ball_w)]
+    p = pads[vmed - pads <= HALLUX_PAD_SEARCH * ball_w]
+    if c.size and p.size:  # between the border and the first cleft in from it
+        return 0.5 * (vmed + float(vs[c.max()]))
+    return float(p.max()) if p.size else None
 
 
 def _hallux_tip(f: _Foot, ball_w: float, pad_v: float | None) -> tuple[tuple[float, float], float, str]:
@@ -677,9 +693,7 @@ def find_anatomy(plantar: PlantarSurface, side: str) -> Anatomy:
         v_mh = mpj[1] + (-MET_HEAD_1_INSET if medial else MET_HEAD_5_INSET) * ball_w
         x_max = f.x1 if crease is None else crease.x_at(v_mh) - TOE_PAD_GAP_MM  # heads behind it
         put(name, *_met_head(f, mpj, ball_w, medial, x_max))
-    hallux_pad = fifth_pad = None
-    if crease is not None:
-        hallux_pad, fifth_pad = _toe_pads(f, crease, ball_w)
+    hallux_pad = None if crease is None else _hallux_pad(f, crease, ball_w)
     if toes:
         put("hallux_tip", *_hallux_tip(f, ball_w, hallux_pad))
     else:
@@ -687,7 +701,7 @@ def find_anatomy(plantar: PlantarSurface, side: str) -> Anatomy:
     if crease is not None:
         for name, pad, medial, inset in (
             ("sulcus_medial", hallux_pad, True, HALLUX_PAD_INSET),
-            ("sulcus_lateral", fifth_pad, False, FIFTH_PAD_INSET),
+            ("sulcus_lateral", None, False, FIFTH_PAD_INSET),
         ):
             if pad is not None:
                 v, behind = pad, "behind the centre of its toe pad"
