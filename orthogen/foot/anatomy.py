@@ -14,7 +14,7 @@ Definitions (the rules the real scans were marked by hand with, ``tests/fixtures
   between the heel's borders read ``HEEL_SOLE_LEVEL_MM`` above its sole.
 * ``mpj_1``, ``mpj_5``: medial prominence of the 1st MTP joint and lateral prominence of the 5th on
   the footprint outline: the middle of the ball's most medial / most lateral stretch of outline
-  (within ``PLATEAU_TOL_MM`` of the extreme).
+  (within ``BULGE_TOL_MM`` of the extreme).
 * ``met_head_1``, ``met_head_5``: plantar centres of the 1st and 5th metatarsal heads: at the x of
   their MPJ prominence, ``MET_HEAD_1_INSET`` / ``MET_HEAD_5_INSET`` of the ball width inside the
   outline. The met-head line runs through both.
@@ -100,13 +100,21 @@ SHORT_SHELL_FOREFOOT_BAND_MM = (16.0, 4.0)
 # ----------------------------------------------------------------------------- detector thresholds
 #: Heights are smoothed with a Gaussian of this sigma before any search (scan noise), mm.
 SMOOTH_MM = 2.0
+#: The footprint's borders come from the scan's own points, enveloped over this length along x, mm.
+EDGE_ENVELOPE_MM = 4.0
 #: Heel pad search: the rear this share of the captured length, this far inside the outline (mm).
 HEEL_WINDOW = 0.30
 HEEL_INSET_MM = 6.0
+#: The heel seat's frontal tilt is read behind this fraction of L (the arch starts further on).
+HEEL_SEAT_FRACTION = 0.15
 #: The heel pad is the area within this much of the heel's lowest point (frontal tilt removed) ...
 HEEL_PAD_BAND_MM = 1.5
-#: ... and counts as a distinct pad when its rim is at least this much higher (mm).
+#: ... and counts as a distinct pad when its rim is at least this much higher (mm) nearly all round
+#: (this percentile of the ring 8 mm around it: a bowl, not a flat heel ending at the arch).
 HEEL_PAD_MIN_DEPTH_MM = 1.5
+HEEL_RIM_PERCENTILE = 25
+#: ... and narrower than this share of the heel's width (a flattened heel is low right across).
+HEEL_PAD_MAX_WIDTH = 0.6
 #: A heel's borders are read this high above its sole (frontal tilt removed), mm: above the sole's
 #: rounded edge, below where a tilted capture's side walls lean out (the marks: 5-10 mm).
 HEEL_SOLE_LEVEL_MM = 8.0
@@ -148,10 +156,12 @@ HALLUX_CLEFT_SEARCH = (0.15, 0.45)
 HALLUX_PAD_SEARCH = 0.40
 #: Toe pads start this far (mm) distal of the crease: the met heads lie behind it.
 TOE_PAD_GAP_MM = 5.0
-#: Met heads of a non-weight-bearing capture: searched from MH_SEARCH_MM behind to ahead of the
-#: MPJ prominence's x, between MH_BAND of the ball width inside the outline; a low counts when it
-#: lies this far (mm) below its surroundings.
-MH_SEARCH_MM = (20.0, 25.0)
+#: Met heads of a non-weight-bearing capture: a distinct low searched from MH_LOW_SEARCH_MM behind
+#: to ahead of the MPJ prominence's x, between MH_BAND of the ball width inside the outline; else
+#: the lowest point of the head's strip from MH_STRIP_SEARCH_MM behind to ahead (clear of the
+#: arch's tail); a low counts when it lies MH_LOW_MM below its surroundings.
+MH_LOW_SEARCH_MM = (20.0, 25.0)
+MH_STRIP_SEARCH_MM = (8.0, 25.0)
 MH_BAND = (0.08, 0.40)
 MH_LOW_MM = 0.5
 #: The hallux: within this share of the ball width either side of its pad's centre; its first
@@ -171,6 +181,9 @@ ARCH_TOP_SHARE = 0.25
 #: centre and the 1st met head.
 APEX_CONTACT_MAX_MM = 10.0
 ARCH_END_MM = 20.0
+#: An MPJ prominence is the middle of the outline's stretch within this (mm) of the ball's most
+#: medial / lateral point (a straight or gently bulging border has no single extreme).
+BULGE_TOL_MM = 1.0
 #: Plateaus: the middle of the run within this of the extreme (mm) is the landmark.
 PLATEAU_TOL_MM = 0.5
 
@@ -304,6 +317,13 @@ def _prepare(plantar: PlantarSurface, side: str) -> _Foot:
     jmin = np.argmax(mask, axis=1)
     vmed = np.where(any_, y[jmax] + s / 2, np.nan)
     vlat = np.where(any_, y[jmin] - s / 2, np.nan)
+    # sub-cell: the scan's own points at the border, enveloped over a few columns (sparse meshes)
+    e = plantar.edge_y if ms > 0 else -plantar.edge_y[:, ::-1]
+    k = max(3, round(EDGE_ENVELOPE_MM / s) | 1)
+    pmed = ndimage.maximum_filter1d(np.nan_to_num(e[:, 1], nan=-np.inf), k, mode="nearest")
+    plat = ndimage.minimum_filter1d(np.nan_to_num(e[:, 0], nan=np.inf), k, mode="nearest")
+    vmed = np.where(np.abs(pmed - vmed) <= s, pmed, vmed)
+    vlat = np.where(np.abs(plat - vlat) <= s, plat, vlat)
     k = max(3, round(5.0 / s) | 1)  # borders median-filtered over ~5 mm along x (cell jaggies)
     vmed = np.where(any_, ndimage.median_filter(np.nan_to_num(vmed, nan=0.0), k, mode="nearest"), np.nan)
     vlat = np.where(any_, ndimage.median_filter(np.nan_to_num(vlat, nan=0.0), k, mode="nearest"), np.nan)
@@ -343,9 +363,11 @@ def _heel_centre(f: _Foot) -> tuple[tuple[float, float], float, str]:
     win = rear & (f.depth >= HEEL_INSET_MM)
     if win.sum() < 30:
         win = rear
-    a = np.column_stack([np.ones(win.sum()), X[win], V[win]])
-    coef, *_ = np.linalg.lstsq(a, f.h[win], rcond=None)
-    r = np.where(rear, f.h - coef[2] * V, np.nan)  # frontal tilt removed
+    seat = win & (X <= f.x0 + HEEL_SEAT_FRACTION * f.length)  # behind the arch
+    seat = seat if seat.sum() >= 30 else win
+    a = np.column_stack([np.ones(seat.sum()), X[seat], V[seat]])
+    coef, *_ = np.linalg.lstsq(a, f.h[seat], rcond=None)
+    r = np.where(rear, f.h - coef[2] * V, np.nan)  # frontal tilt (of the heel seat) removed
     rw = np.where(win, r, np.nan)
     k = np.unravel_index(np.nanargmin(rw), rw.shape)
     rmin = rw[k]
@@ -353,7 +375,7 @@ def _heel_centre(f: _Foot) -> tuple[tuple[float, float], float, str]:
     lab, _ = ndimage.label(pad)
     pad = lab == lab[k]
     ring = win & ndimage.binary_dilation(pad, iterations=max(1, round(8.0 / f.s))) & ~pad
-    rim = float(np.nanmedian(rw[ring])) - rmin if ring.any() else 0.0
+    rim = float(np.nanpercentile(rw[ring], HEEL_RIM_PERCENTILE)) - rmin if ring.any() else 0.0
     front_open = X[pad].max() >= f.x0 + HEEL_WINDOW * f.length - 3 * f.s
     # the heel's borders at sole level
     sole = rear & (r <= np.nanmin(rw) + HEEL_SOLE_LEVEL_MM)
@@ -361,14 +383,15 @@ def _heel_centre(f: _Foot) -> tuple[tuple[float, float], float, str]:
     hi = np.where(any_, np.where(sole, V, -np.inf).max(axis=1) + f.s / 2, np.nan)
     lo = np.where(any_, np.where(sole, V, np.inf).min(axis=1) - f.s / 2, np.nan)
     ok = np.isfinite(hi)
-    if rim >= HEEL_PAD_MIN_DEPTH_MM and not front_open:
+    heel_w = float(np.nanmax(np.where(f.x <= f.x0 + HEEL_RANGE[1] * f.length, hi - lo, np.nan)))
+    narrow = np.ptp(V[pad]) <= HEEL_PAD_MAX_WIDTH * heel_w  # a flattened heel is low across
+    if rim >= HEEL_PAD_MIN_DEPTH_MM and not front_open and narrow:
         cx = float(np.mean(X[pad]))
         conf, how = (
             float(np.clip(0.5 + rim / 10.0, 0.5, 0.9)),
             "heel pad: centre of the rearfoot's lowest area",
         )
     else:
-        heel_w = float(np.nanmax(np.where(f.x <= f.x0 + HEEL_RANGE[1] * f.length, hi - lo, np.nan)))
         cx = f.x0 + HEEL_CENTRE_HALF_WIDTHS * heel_w
         conf, how = 0.6, "heel circle: half the heel width in front of the heel's back"
     cv = 0.5 * float(np.interp(cx, f.x[ok], hi[ok]) + np.interp(cx, f.x[ok], lo[ok]))
@@ -390,42 +413,48 @@ def _prominence(f: _Foot, medial: bool, window: tuple[float, float]) -> tuple[fl
     sel = (f.x >= window[0]) & (f.x <= window[1]) & np.isfinite(border)
     if not sel.any():
         sel = np.isfinite(border)
-    i = _middle_of_run(np.where(sel, border, -np.inf), PLATEAU_TOL_MM)
+    i = _middle_of_run(np.where(sel, border, -np.inf), BULGE_TOL_MM)
     return float(f.x[i]), float(f.vmed[i] if medial else f.vlat[i])
 
 
-def _met_head(f: _Foot, mpj: tuple[float, float], ball_w: float, medial: bool, x_max: float):
+def _met_head(f: _Foot, mpj: tuple[float, float], ball_w: float, medial: bool, x_max: float, tilt: float):
     """Plantar centre (x, v) of the 1st (medial) or 5th met head, confidence, method.
 
     Nominally at the MPJ prominence's x, MET_HEAD_1/5_INSET of the ball width inside the outline.
     A non-weight-bearing capture shows the heads as lows of the ball: a distinct low (MH_LOW_MM
     below the rim of its search region, inside it) is taken as the head; else the head moves along
-    its strip to the strip's lowest point, when that is a distinct low (not at the window's ends).
+    its strip to the strip's lowest point, when that is a distinct low (not at the window's ends)
+    once the ball's frontal ``tilt`` (dz/dv, pivoting on the low border) is taken out.
     """
     sgn, inset = (-1.0, MET_HEAD_1_INSET) if medial else (1.0, MET_HEAD_5_INSET)
     v0 = mpj[1] + sgn * inset * ball_w
     nominal = ((mpj[0], v0), 0.5, f"at the MPJ prominence, {inset:g} of the ball width inside the outline")
     if f.weight_bearing:
         return nominal
-    lo_x, hi_x = mpj[0] - MH_SEARCH_MM[0], min(mpj[0] + MH_SEARCH_MM[1], x_max)
+    lo_x, hi_x = mpj[0] - MH_LOW_SEARCH_MM[0], min(mpj[0] + MH_LOW_SEARCH_MM[1], x_max)
     X, V = np.meshgrid(f.x, f.v, indexing="ij")
     border = np.where(medial, f.vmed, f.vlat)[:, None]
     depth_in = sgn * (V - border)
     region = (X >= lo_x) & (X <= hi_x) & (depth_in >= MH_BAND[0] * ball_w) & (depth_in <= MH_BAND[1] * ball_w)
     region &= f.mask & np.isfinite(f.h)
-    if region.sum() > 20:
-        h = np.where(region, f.h, np.inf)
-        k = np.unravel_index(np.argmin(h), h.shape)
-        rim = region & ~ndimage.binary_erosion(region, iterations=2)
-        if not rim[k] and np.min(h[rim]) - h[k] >= MH_LOW_MM:
-            return (float(X[k]), float(V[k])), 0.7, "the ball's distinct low near the MPJ prominence"
-    xs = np.arange(lo_x, hi_x, 0.5)
+    if region.sum() < 20:
+        return nominal
+    h = np.where(region, f.h, np.inf)
+    k = np.unravel_index(np.argmin(h), h.shape)
+    rim = region & ~ndimage.binary_erosion(region, iterations=2)
+    if not rim[k] and np.min(h[rim]) - h[k] >= MH_LOW_MM:
+        return (float(X[k]), float(V[k])), 0.7, "the ball's distinct low near the MPJ prominence"
+    xs = np.arange(mpj[0] - MH_STRIP_SEARCH_MM[0], min(mpj[0] + MH_STRIP_SEARCH_MM[1], x_max), 0.5)
     vv = v0 + np.arange(-3.0, 3.01, 1.0)
     prof = np.nanmean(f.height_at(xs[:, None] + 0 * vv, 0 * xs[:, None] + vv), axis=1)
+    # a capture tilted about the long axis pivots on its low border: take that tilt out along the strip
+    ok = np.isfinite(f.vmed)
+    vm, vl = np.interp(xs, f.x[ok], f.vmed[ok]), np.interp(xs, f.x[ok], f.vlat[ok])
+    prof = prof - np.maximum(tilt * (v0 - vl), tilt * (v0 - vm))
     if np.isfinite(prof).sum() > 10:
         k = int(np.nanargmin(prof))
         ends = min(prof[np.isfinite(prof)][0], prof[np.isfinite(prof)][-1])
-        if 0 < k < xs.size - 1 and ends - prof[k] >= MH_LOW_MM / 2:
+        if 0 < k < xs.size - 1 and ends - prof[k] >= MH_LOW_MM:
             return (float(xs[k]), v0), 0.6, "the lowest point of the ball along its strip, inside the outline"
     return nominal
 
@@ -689,10 +718,15 @@ def find_anatomy(plantar: PlantarSurface, side: str) -> Anatomy:
     put("mpj_5", mpj5, 0.7, "middle of the ball's most lateral stretch of outline")
     # the toe sulcus behind the hallux and 5th toe pads, where it shows
     crease = _sulcus_path(f) if toes else None
+    X, V = np.meshgrid(f.x, f.v, indexing="ij")
+    ball = f.mask & np.isfinite(f.h) & (f.depth >= HEEL_INSET_MM)
+    ball &= (X >= min(mpj1[0], mpj5[0]) - STRIP_BORDER_MM) & (X <= max(mpj1[0], mpj5[0]) + STRIP_BORDER_MM)
+    a = np.column_stack([np.ones(ball.sum()), X[ball], V[ball]])
+    tilt = float(np.linalg.lstsq(a, f.h[ball], rcond=None)[0][2]) if ball.sum() > 20 else 0.0
     for name, mpj, medial in (("met_head_1", mpj1, True), ("met_head_5", mpj5, False)):
         v_mh = mpj[1] + (-MET_HEAD_1_INSET if medial else MET_HEAD_5_INSET) * ball_w
         x_max = f.x1 if crease is None else crease.x_at(v_mh) - TOE_PAD_GAP_MM  # heads behind it
-        put(name, *_met_head(f, mpj, ball_w, medial, x_max))
+        put(name, *_met_head(f, mpj, ball_w, medial, x_max, tilt))
     hallux_pad = None if crease is None else _hallux_pad(f, crease, ball_w)
     if toes:
         put("hallux_tip", *_hallux_tip(f, ball_w, hallux_pad))
