@@ -43,7 +43,7 @@ import math
 import struct
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -102,12 +102,15 @@ _FIFTH_TOE_INSET = 0.07  # ... this much (x W) inside the 5th MTP
 _TOELESS_CAP_LEN = 0.04  # x L
 _TOELESS_CAP_EXP = 4.0
 _CLEFTS = (0.33, 0.50, 0.645, 0.78)  # toe clefts, fraction of W from the medial border
-# anatomy truth (the definitions of orthogen.foot.anatomy, restated here: the model imports nothing)
+# anatomy truth: the hand-marking rules of tests/fixtures/README.md applied to the model (restated
+# here: the model imports nothing from orthogen)
 _SULCUS_FROM_MTP = 0.10  # the toe sulcus crest lies this far (x L) distal of the MTP line
-_MH1_INSET = 0.15  # 1st met head's plantar centre: this much (x W) lateral of the medial ball border
-_MH5_INSET = 0.12  # 5th met head's plantar centre: this much (x W) medial of the lateral ball border
-_ARCH_LINE_FRACTION = 0.25  # the medial quarter line: this share of the local width in from medial
-_ARCH_TOP_SHARE = 0.25  # arch apex: centroid of the quarter line's top quarter of the dome
+_MH1_INSET = 0.18  # 1st met head's plantar centre: this much (x W) inside the medial ball border
+_MH5_INSET = 0.14  # 5th met head's plantar centre: this much (x W) inside the lateral ball border
+_HALLUX_PAD_Y = (0.03 + _CLEFTS[0]) / 2  # hallux pad centre line: between its medial edge and cleft 1
+_FIFTH_PAD_Y = (_CLEFTS[-1] + 1.0 - _FIFTH_TOE_INSET) / 2  # 5th toe pad: between cleft 4 and its edge
+_APEX_LINE_FRACTION = 0.20  # arch apex line: this share of the local width in from the medial border
+_ARCH_TOP_SHARE = 0.25  # arch apex: centroid of the top quarter of the dome along that line
 _TWIST_START_X = 0.25  # frontal tilt: the rearfoot angle holds up to here (x L) ...
 _TWIST_END_X = 0.60  # ... and the forefoot angle from here on (x L), just behind the ball
 
@@ -437,36 +440,30 @@ class _LeftModel:
     def anatomy(self) -> dict[str, Any]:
         """Anatomical landmarks (left frame, mm); see the module notes for the definitions."""
         L, W, bm, bl = self.L, self.W, self.bm, self.bl
-        full = self if self.toes else _left_model(replace(self.spec, toes=True))
-        y1, y5 = -bm + _MH1_INSET * W, bl - _MH5_INSET * W
+        x1 = 0.5 * (_BALL_FLAT_START_X + _MTP1_X) * L  # middle of the straight medial ball border
 
-        def on_chain(chain: np.ndarray) -> tuple[float, float]:
-            # first crossing of the sulcus line along a border chain (ordered from the heel)
-            f = chain[:, 0] - (self.mtp_x(chain[:, 1]) + _SULCUS_FROM_MTP * L)
-            i = int(np.flatnonzero((f[:-1] < 0) & (f[1:] >= 0))[0])
-            t = f[i] / (f[i] - f[i + 1])
-            p = chain[i] + t * (chain[i + 1] - chain[i])
-            return float(p[0]), float(p[1])
+        def sulcus(frac: float) -> tuple[float, float]:  # on the crest, at y = -bm + frac W
+            y = -bm + frac * W
+            return float(self.mtp_x(y) + _SULCUS_FROM_MTP * L), y
 
-        # arch apex: centroid of the dome's top quarter along the medial quarter line (the line's
-        # v-coordinate in the dome is constant: 0.25 / (1 - band_frac)); tilt and twist excluded
+        # arch apex: centroid of the top quarter of the sole's height along the apex line, as
+        # captured (a tilted or twisted capture moves it, as it moves what a marker sees)
         xa0, xc, xa3 = self.xa
-        vq = _ARCH_LINE_FRACTION / (1.0 - self.band_frac)
-        xs = np.linspace(xa0, xa3, 20001)
-        u = (xs - xc) / np.where(xs < xc, xc - xa0, xa3 - xc)
-        dome = 1.0 - _smooth((np.sqrt(u * u + vq * vq) - self.rho0) / (1.0 - self.rho0))
-        w = np.clip(dome - (1.0 - _ARCH_TOP_SHARE) * dome.max(), 0.0, None)
-        xq = float(np.sum(xs * w) / w.sum()) if w.sum() > 0 else xc
+        xs = np.linspace(xa0, xa3, 4001)
+        lo, hi = self.extent(xs)
+        h = self.plantar(xs, lo + _APEX_LINE_FRACTION * (hi - lo))
+        w = np.clip(h - (1.0 - _ARCH_TOP_SHARE) * h.max(), 0.0, None)
+        xq = float(np.sum(xs * w) / w.sum()) if h.max() > 0 else xc
         lo, hi = self.extent(np.array([xq]))
         return {
             "heel_centre": (0.5 * self.Wh, 0.0),
-            "met_head_1": (float(self.mtp_x(y1)), y1),
-            "met_head_5": (float(self.mtp_x(y5)), y5),
-            "mpj_1": (_MTP1_X * L, -bm),
+            "met_head_1": (x1, -bm + _MH1_INSET * W),
+            "met_head_5": (_MTP5_X * L, bl - _MH5_INSET * W),
+            "mpj_1": (x1, -bm),
             "mpj_5": (_MTP5_X * L, bl),
-            "sulcus_medial": on_chain(full.med),
-            "sulcus_lateral": on_chain(full.lat),
-            "arch_apex": (xq, float(lo[0] + _ARCH_LINE_FRACTION * (hi[0] - lo[0]))),
+            "sulcus_medial": sulcus(_HALLUX_PAD_Y),
+            "sulcus_lateral": sulcus(_FIFTH_PAD_Y),
+            "arch_apex": (xq, float(lo[0] + _APEX_LINE_FRACTION * (hi[0] - lo[0]))),
             "hallux_tip": self.tip if self.toes else None,
         }
 
