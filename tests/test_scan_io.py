@@ -439,7 +439,7 @@ def test_face_index_out_of_range(tmp_path: Path) -> None:
     obj.write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 4\n")
     bad(obj, "face index out of range")
     obj.write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 0 1 2\n")  # OBJ is 1-based
-    bad(obj, "face index out of range")
+    bad(obj, "face index 0: OBJ vertex indices start at 1")
     obj.write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf -1 -2 -4\n")
     bad(obj, "face index out of range")
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from orthogen.errors import PrescriptionError
+from orthogen.errors import Hint, PrescriptionError
 from orthogen.rx import templates as templates_io
 from orthogen.rx.files import read_prescription_file
 from orthogen.rx.layering import OVERRIDE_SOURCE, _merge, _set_override, parse_overrides
@@ -45,6 +45,18 @@ def _raise_problems(problems: list[tuple[str, str]], main_source: str) -> None:
     )
 
 
+def _refuse_template_file(data: Mapping[str, Any], path: str | Path) -> None:
+    """A device template (``name``, ``description``, ``defaults``) given where a prescription goes."""
+    if isinstance(data.get("defaults"), Mapping) and "name" in data and "template" not in data:
+        name = str(data["name"])
+        raise PrescriptionError(
+            f"this is a device template ({name}), not a prescription: to use it, write template: {name} "
+            "in a prescription",
+            path,
+            Hint("or select it", (f"template={name}",)),
+        )
+
+
 def validate_prescription(
     data: Mapping[str, Any],
     source: str | Path | None = None,
@@ -77,6 +89,8 @@ def load_prescription(
     problems: list[tuple[str, str]] = []
 
     file_data = {} if path is None else read_prescription_file(path)
+    if path is not None:
+        _refuse_template_file(file_data, path)
     if isinstance(overrides, str):
         overrides = [overrides]
     items, override_problems = parse_overrides(list(overrides))
