@@ -30,7 +30,7 @@ from orthogen.foot.plantar import PlantarSurface
 #: coordinate moves in 8 mm steps). Real scans: at most 0.0001 mm (as stored), sampling grids aside.
 MAX_RESOLUTION_MM = 0.1
 #: An axis needs this many distinct values before its smallest step says anything about rounding.
-MIN_DISTINCT_VALUES = 100
+MIN_DISTINCT_VALUES = 20
 
 #: A second separate part of the mesh with at least this share of the largest part's area is a
 #: second body (real scans: one part); from COPY_BODY_SHARE on it is a copy of the foot.

@@ -105,7 +105,7 @@ def read_ply(path: str | Path, check_faces: Callable[[int], None] | None = None)
         unit = "bytes" if fmt != "ascii" else "values"
         raise ScanError(
             f"damaged PLY: {extra:,} {unit} follow the data its header declares ({counts}); the header's "
-            "counts are wrong (a truncated header edit or a bad export): export the scan again",
+            "counts are wrong (a damaged or badly edited file): export the scan again",
             path,
         )
 
