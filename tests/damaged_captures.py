@@ -39,7 +39,9 @@ def cut_heel(mesh: trimesh.Trimesh, fraction: float, cap: bool = False) -> trime
 
 
 def doubled(
-    mesh: trimesh.Trimesh, shift_mm: tuple[float, float, float] = (0.0, 0.0, 0.0), turn_deg: float = 0.0,
+    mesh: trimesh.Trimesh,
+    shift_mm: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    turn_deg: float = 0.0,
     connected: bool = False,
 ) -> trimesh.Trimesh:
     """The foot plus a copy turned ``turn_deg`` about z (about the foot's middle) and moved ``shift_mm``;

@@ -94,8 +94,12 @@ def test_end_bluntness_of_whole_and_cut_feet(tmp_path):
 
 @pytest.mark.parametrize(
     ("kind", "length", "hole_fraction", "seed"),
-    [("full_foot", 150.0, 0.02, 4), ("plantar_shell", 340.0, 0.05, 0), ("full_foot", 260.0, 0.05, 3),
-     ("plantar_shell", 340.0, 0.05, 6)],
+    [
+        ("full_foot", 150.0, 0.02, 4),
+        ("plantar_shell", 340.0, 0.05, 0),
+        ("full_foot", 260.0, 0.05, 3),
+        ("plantar_shell", 340.0, 0.05, 6),
+    ],
 )
 def test_holes_in_the_sole_are_not_taken_for_a_cut(tmp_path, kind, length, hole_fraction, seed):
     """Holes next to the heel or the toes bound the footprint by open edges too (these four did, and were
@@ -111,7 +115,8 @@ def test_holes_in_the_sole_are_not_taken_for_a_cut(tmp_path, kind, length, hole_
 
 # ----------------------------------------------------------------------------- doubled captures
 @pytest.mark.parametrize(
-    ("shift", "turn"), [((60.0, 0.0, 0.0), 0.0), ((0.0, 0.0, 0.0), 8.0), ((0.0, 0.0, 120.0), 0.0)],
+    ("shift", "turn"),
+    [((60.0, 0.0, 0.0), 0.0), ((0.0, 0.0, 0.0), 8.0), ((0.0, 0.0, 120.0), 0.0)],
     ids=["60 mm apart", "turned 8 deg", "stacked"],
 )
 def test_two_copies_of_a_foot_are_refused(tmp_path, shift, turn):
@@ -168,8 +173,12 @@ def test_side_confidence_needs_two_agreeing_cues():
 
 # ----------------------------------------------------------------------------- real scans
 REAL = [
-    "aetrex/dupontgu_left.stl", "aetrex/dupontgu_right.stl", "techmed3d/verdier_right_plantar.obj",
-    "foambox/seraph_a_left.ply", "foambox/seraph_a_right.ply", "phone/kotak_mobile1.stl",
+    "aetrex/dupontgu_left.stl",
+    "aetrex/dupontgu_right.stl",
+    "techmed3d/verdier_right_plantar.obj",
+    "foambox/seraph_a_left.ply",
+    "foambox/seraph_a_right.ply",
+    "phone/kotak_mobile1.stl",
 ]
 
 

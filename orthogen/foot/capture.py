@@ -384,8 +384,11 @@ def calibrated_side(call: SideCall) -> SideCall:
     :data:`~orthogen.foot.measure.CONFIDENT_SIDE`; real feet keep 0.99-1.0.
     """
     sign = 1.0 if call.side == "right" else -1.0
-    votes = [np.clip(sign * float(call.cues[k]) / s, -1.0, 1.0) for k, s in SIDE_CUE_SCALE_MM.items()
-             if k in call.cues]
+    votes = [
+        np.clip(sign * float(call.cues[k]) / s, -1.0, 1.0)
+        for k, s in SIDE_CUE_SCALE_MM.items()
+        if k in call.cues
+    ]
     if not votes:
         return call
     agree = sum(v for v in votes if v > 0)

@@ -138,8 +138,13 @@ def write_order_folder(out_dir: Path, order_id: str, outputs: dict, manifest: di
                 (tmp / name).write_bytes(data)
             _fsync(tmp / name)
             hashes[name] = sha256_file(tmp / name)
-        body = {**manifest, "format": MANIFEST_FORMAT, "orthogen_version": __version__, "order_id": order_id,
-                "files": hashes}
+        body = {
+            **manifest,
+            "format": MANIFEST_FORMAT,
+            "orthogen_version": __version__,
+            "order_id": order_id,
+            "files": hashes,
+        }
         body["result"] = {**body.get("result", {}), "files": hashes}
         (tmp / MANIFEST).write_text(json.dumps(body, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         _fsync(tmp / MANIFEST)
