@@ -381,12 +381,12 @@ def _quality_warnings(scan: Scan, alignment: Alignment, plantar: PlantarSurface,
             out.append(
                 "full-foot scan that is not weight-bearing (e.g. phone photogrammetry): its scale is "
                 f"not verified; check the foot length ({plantar.length_mm:.0f} mm) against a tracing "
-                "or pass --foot-length"
+                "or give the measured one (--foot-length, or foot_length_mm)"
             )
     if alignment.kind == "impression":
         out.append(
             "impression: toes are often not pressed into the foam; if the foot length is short, "
-            "pass --foot-length for the insole outline"
+            "give the measured one for the insole outline (--foot-length, or foot_length_mm)"
         )
     rough = roughness_mm(plantar)
     if rough > NOISY_RMS_MM:

@@ -141,7 +141,12 @@ def run_batch(
                 run(specs, _by_row(specs, finish), workers=n_workers, scheduler=scheduler)
         except KeyboardInterrupt:
             for i, r in results.items():
-                if r["status"] == "pending":
+                if r["status"] != "pending":
+                    continue
+                manifest = order_is_complete(orders[i], out)  # finished just before Ctrl-C reached us
+                if manifest is not None:
+                    results[i] = {**manifest["result"], "status": "done", "timings": {}}
+                else:
                     results[i] = {**r, "status": "interrupted", "reason": INTERRUPTED_REASON}
             summary = _summary(results, save(final=True))
             raise BatchInterrupted(summary) from None

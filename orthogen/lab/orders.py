@@ -431,10 +431,14 @@ def check_order(order: Order) -> tuple[list[str], list[str]]:
         elif not p.is_file():
             problems.append(f"{col} = {scan!r}: file not found")
     if order.prescription is not None and order.scans:
+        from orthogen.rx.pair import check_pair
+
         try:
-            warnings += order_prescriptions(order)[1]
+            rxs, rx_warnings = order_prescriptions(order)
+            check_pair(rxs, order.prescription)
+            warnings += rx_warnings
         except OrthogenError as err:
-            problems.append(str(err))
+            problems.append(err.message("batch"))
     return problems, warnings
 
 
