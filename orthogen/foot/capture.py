@@ -54,9 +54,6 @@ END_PROBE_FRACTION = 0.04
 END_ZONE_WIDTH_FRACTION = 0.25
 #: A heel this blunt is cut flat at the back (capped or open).
 FLAT_HEEL_RATIO = 0.78
-#: An end at least this blunt and bounded by an open edge (OPEN_END_SHARE) is cut open (small noisy
-#: feet with a hole near the heel reach 0.72: the 1 mm grid is coarse against their heel).
-OPEN_CUT_BLUNT_RATIO = 0.75
 #: A heel less blunt than this ends in a point.
 POINTED_HEEL_RATIO = 0.40
 
@@ -71,10 +68,13 @@ DOUBLED_SHARE = 0.15
 LOW_EDGE_MM = 20.0
 #: The footprint's outline runs along an open edge where it passes within this distance (mm).
 EDGE_NEAR_MM = 3.0
-#: The footprint's end is bounded by an open edge near the floor over at least this share of its
-#: width (within the last END_ZONE_FRACTION of the length): cut captures 0.9-1.0, holes in the sole
-#: up to 1.0 as well, so a cut must also be blunt (OPEN_CUT_BLUNT_RATIO).
-OPEN_END_SHARE = 0.5
+#: A cut bounds the footprint's end by an open edge near the floor over at least this share of its
+#: width (within the last END_ZONE_FRACTION of the length): cut captures 0.91-1.0. Holes in the sole
+#: next to the heel or the toes reach 1.0 too, but their rim is curved: a cut's outline points lie
+#: within CUT_LINE_RMS_MM (RMS) of one straight line (cuts 0.46-1.02 mm, real and synthetic; hole
+#: rims 2.3-10 mm).
+OPEN_END_SHARE = 0.85
+CUT_LINE_RMS_MM = 1.5
 END_ZONE_FRACTION = 0.10
 
 #: Side cues (mm, + = right) and the size at which each counts as one full vote; the same scales as
@@ -95,6 +95,8 @@ class CaptureChecks:
     front_bluntness: float
     open_heel_share: float
     open_front_share: float
+    open_heel_line_rms_mm: float
+    open_front_line_rms_mm: float
     doubled_share: float
 
     def as_dict(self) -> dict:
@@ -306,54 +308,72 @@ def require_single_surface(vertices: np.ndarray, faces: np.ndarray, plantar: Pla
 
 
 # ----------------------------------------------------------------------------------- open ends
-def open_end_shares(vertices: np.ndarray, faces: np.ndarray, plantar: PlantarSurface) -> tuple[float, float]:
-    """How much of the foot's width the footprint's rear and front ends are bounded by an open edge.
+@dataclass(frozen=True)
+class OpenEnd:
+    """How an end of the footprint is bounded by the mesh's open edge (a cut leaves one there).
 
-    A cut leaves the footprint ending where the mesh ends: its outline there runs along open mesh
-    edges near the floor (below LOW_EDGE_MM). Outline points within EDGE_NEAR_MM of such an edge in
-    the rear (front) END_ZONE_FRACTION of the length are "open"; their spread across y over the
-    footprint's widest width in that zone is the share. A hole in the sole or a plantar shell's crop
-    rim does not bound the footprint, so it does not count.
+    ``share``: spread across y of the outline points lying along an open edge near the floor, over
+    the footprint's widest width at that end (0: none). ``line_rms_mm``: how far those points lie off
+    one straight line (RMS, mm; NaN with fewer than 3): a cut is straight, a hole's rim is curved.
     """
+
+    share: float
+    line_rms_mm: float
+
+    @property
+    def is_cut(self) -> bool:
+        return self.share >= OPEN_END_SHARE and self.line_rms_mm <= CUT_LINE_RMS_MM
+
+
+def open_ends(vertices: np.ndarray, faces: np.ndarray, plantar: PlantarSurface) -> tuple[OpenEnd, OpenEnd]:
+    """The (rear, front) :class:`OpenEnd` of the footprint.
+
+    Outline points (every 1 mm) within EDGE_NEAR_MM of an open mesh edge below LOW_EDGE_MM, in the
+    rear (front) END_ZONE_FRACTION of the length, are the ones along an open edge. A plantar shell's
+    crop rim and an impression's flange lie higher, so only a cut or a hole near the floor counts.
+    """
+    none = OpenEnd(0.0, float("nan"))
     edges = boundary_edges(faces)
     if not len(edges):
-        return 0.0, 0.0
+        return none, none
     from scipy.spatial import cKDTree
 
     mid = np.asarray(vertices, float)[edges].mean(axis=1)
     low = mid[mid[:, 2] <= LOW_EDGE_MM, :2]
     if len(low) < 2:
-        return 0.0, 0.0
-    ring = plantar.outline.exterior.segmentize(1.0)
-    pts = np.asarray(ring.coords)[:, :2]
+        return none, none
+    pts = np.asarray(plantar.outline.exterior.segmentize(1.0).coords)[:, :2]
     near = cKDTree(low).query(pts, distance_upper_bound=EDGE_NEAR_MM)[0] <= EDGE_NEAR_MM
     x, widths = _widths(plantar)
     x0, x1 = plantar.extent_x
     zone = END_ZONE_FRACTION * plantar.length_mm
     out = []
     for lo, hi in ((x0 - 3.0, x0 + zone), (x1 - zone, x1 + 3.0)):
-        sel = near & (pts[:, 0] >= lo) & (pts[:, 0] <= hi)
+        sel = pts[near & (pts[:, 0] >= lo) & (pts[:, 0] <= hi)]
         width = float(widths[(x >= lo) & (x <= hi)].max(initial=0.0))
-        out.append(float(np.ptp(pts[sel, 1])) / width if sel.sum() >= 2 and width > 0 else 0.0)
+        if len(sel) < 3 or width <= 0:
+            out.append(none)
+            continue
+        spread = np.linalg.svd(sel - sel.mean(axis=0), compute_uv=False)  # across and along the best line
+        out.append(OpenEnd(float(np.ptp(sel[:, 1])) / width, float(spread[-1] / np.sqrt(len(sel)))))
     return out[0], out[1]
 
 
 def require_whole_foot(
     vertices: np.ndarray, faces: np.ndarray, plantar: PlantarSurface, kind: str
-) -> tuple[float, float, float, float]:
+) -> tuple[float, float, OpenEnd, OpenEnd]:
     """Refuse a capture whose heel is cut off (open or capped flat) or that is cut open across its front.
 
-    A cut leaves the footprint's end blunt; an open cut also leaves the footprint bounded by the
-    mesh's open edge there. Impressions (foam boxes) often end open at the toes by design, so their
-    front is not checked. Returns (heel bluntness, front bluntness, open heel share, open front share).
+    An open cut leaves the footprint ending along a straight open edge of the mesh; a capped cut
+    leaves the heel blunt. Impressions (foam boxes) often end open at the toes by design, so their
+    front is not checked. Returns (heel bluntness, front bluntness, rear open end, front open end).
     """
     heel, front = end_bluntness(plantar)
-    open_heel, open_front = open_end_shares(vertices, faces, plantar)
-    if open_heel >= OPEN_END_SHARE and heel >= OPEN_CUT_BLUNT_RATIO:
+    rear_end, front_end = open_ends(vertices, faces, plantar)
+    if rear_end.is_cut:
         raise ScanError(
-            f"the capture is open across the back of the heel (the footprint ends at an open edge near "
-            f"the floor over {min(open_heel, 1.0):.0%} of its width, and squarely: {heel:.0%} of the heel's "
-            f"width {END_PROBE_FRACTION * plantar.length_mm:.0f} mm in): the back of the heel was not "
+            f"the capture is open across the back of the heel (the footprint ends along a straight open edge "
+            f"near the floor over {min(rear_end.share, 1.0):.0%} of its width): the back of the heel was not "
             f"captured or was cut off, so the foot would be measured short; {RESCAN} with the whole heel "
             "in view"
         )
@@ -364,13 +384,14 @@ def require_whole_foot(
             f"{FLAT_HEEL_RATIO:.0%}): the back of the heel is missing from the capture, so the foot would be "
             f"measured short; {RESCAN} with the whole heel in view"
         )
-    if kind != "impression" and open_front >= OPEN_END_SHARE and front >= OPEN_CUT_BLUNT_RATIO:
+    if kind != "impression" and front_end.is_cut:
         raise ScanError(
-            f"the capture is cut open straight across its front end (the footprint ends at an open edge near "
-            f"the floor over {min(open_front, 1.0):.0%} of its width): part of the foot is missing (toes, or "
-            f"the heel if the foot was cut through), so length and side cannot be trusted; {RESCAN} whole"
+            f"the capture is cut open straight across its front end (the footprint ends along a straight "
+            f"open edge near the floor over {min(front_end.share, 1.0):.0%} of its width): part of the foot "
+            f"is missing (toes, or the heel if the foot was cut through), so length and side cannot be "
+            f"trusted; {RESCAN} whole"
         )
-    return heel, front, open_heel, open_front
+    return heel, front, rear_end, front_end
 
 
 # ----------------------------------------------------------------------------------- side confidence
@@ -399,12 +420,13 @@ def calibrated_side(call: SideCall) -> SideCall:
 
 __all__ = [
     "CaptureChecks",
+    "OpenEnd",
     "body_areas",
     "calibrated_side",
     "coordinate_resolution",
     "doubled_share",
     "end_bluntness",
-    "open_end_shares",
+    "open_ends",
     "require_foot_shape",
     "require_one_body",
     "require_resolution",

@@ -331,9 +331,12 @@ def _capture_checks(
 ) -> CaptureChecks:
     """The checks of :mod:`orthogen.foot.capture`, in the order that gives the clearest message."""
     heel_to_ball = require_foot_shape(plantar)
-    heel, front, open_heel, open_front = require_whole_foot(vs, faces, plantar, kind)
+    heel, front, rear_end, front_end = require_whole_foot(vs, faces, plantar, kind)
     doubled = require_single_surface(vs, faces, plantar)
-    return CaptureChecks(resolution, heel_to_ball, heel, front, open_heel, open_front, doubled)
+    return CaptureChecks(
+        resolution, heel_to_ball, heel, front, rear_end.share, front_end.share, rear_end.line_rms_mm,
+        front_end.line_rms_mm, doubled,
+    )
 
 
 def _mirror_needed(opt: MeasureOptions, call: SideCall) -> bool:
