@@ -391,6 +391,116 @@ def _cm_without_units(p):
     mesh.export(p)
 
 
+# ------------------------------------------------------------------ damaged captures (issue 13)
+def _mesh_case(name: str, make) -> Builder:
+    @_design(name)
+    def write(p):
+        m = make()
+        if isinstance(m, bytes):
+            p.write_bytes(m)
+        else:
+            m.export(p)
+
+    return write
+
+
+def _dc():
+    from tests import damaged_captures
+
+    return damaged_captures
+
+
+def _leg_700(p):
+    """A 700 mm foot-and-leg: the foot with its leg stub stretched up to 700 mm."""
+    m = _foot(260, kind="full_foot")
+    v = m.vertices.copy()
+    stretch = 660.0 / max(1.0, v[:, 2].max() - 40.0)
+    v[:, 2] = np.where(v[:, 2] > 40.0, 40.0 + (v[:, 2] - 40.0) * stretch, v[:, 2])
+    m.vertices = v
+    m.export(p)
+
+
+def _ply_fewer_faces(p):
+    m = _foot(150)
+    data = m.export(file_type="ply")
+    n = len(m.faces)
+    p.write_bytes(data.replace(f"element face {n}".encode(), f"element face {n // 2}".encode()))
+
+
+def _dc_foot(kind: str = "full_foot"):
+    return _dc().foot(260.0, kind)
+
+
+DAMAGED_CASES: list[tuple[str, Builder, str]] = [
+    (
+        "heel cut 15 %",
+        _mesh_case("heel_cut_15.stl", lambda: _dc().cut_heel(_dc_foot(), 0.15)),
+        r"open across the back of the heel",
+    ),
+    (
+        "heel cut 20 %",
+        _mesh_case("heel_cut_20.stl", lambda: _dc().cut_heel(_dc_foot("plantar_shell"), 0.2)),
+        r"open across the back of the heel",
+    ),
+    (
+        "heel cut 30 %",
+        _mesh_case("heel_cut_30.stl", lambda: _dc().cut_heel(_dc_foot(), 0.3)),
+        r"cut open straight across its front end",
+    ),
+    (
+        "heel cut 15 %, capped flat",
+        _mesh_case("heel_capped.stl", lambda: _dc().cut_heel(_dc_foot(), 0.15, cap=True)),
+        r"the heel is cut flat at the back",
+    ),
+    (
+        "two copies 60 mm apart",
+        _mesh_case("copies_60mm.stl", lambda: _dc().doubled(_dc_foot(), (60.0, 0.0, 0.0))),
+        r"2 separate surfaces of a foot's size",
+    ),
+    (
+        "two copies, one turned 8 deg",
+        _mesh_case("copies_8deg.stl", lambda: _dc().doubled(_dc_foot(), turn_deg=8.0)),
+        r"one foot captured twice",
+    ),
+    (
+        "two copies stacked",
+        _mesh_case("copies_stacked.stl", lambda: _dc().doubled(_dc_foot(), (0.0, 0.0, 120.0))),
+        r"one foot captured twice",
+    ),
+    (
+        "doubled sole welded into one",
+        _mesh_case(
+            "doubled_welded.stl",
+            lambda: _dc().doubled(_dc_foot("plantar_shell"), turn_deg=8.0, connected=True),
+        ),
+        r"the sole is captured twice",
+    ),
+    (
+        "float32 far from the origin",
+        _mesh_case("far_float32.stl", lambda: _dc().far_float32_stl(_dc_foot())),
+        r"coordinates resolve only 8 mm steps",
+    ),
+    ("a foot-size triangle", _mesh_case("triangle.stl", lambda: _dc().triangle_stl()), r"wide at the heel"),
+    (
+        "foot on a scanner plate",
+        _mesh_case("on_plate.stl", lambda: _dc().on_plate(_dc_foot())),
+        r"captured with the foot \(a scanner plate",
+    ),
+    ("700 mm foot and leg", _design("foot_and_leg.stl")(_leg_700), r"crop the scan to the foot and ankle"),
+    (
+        "PLY declaring fewer faces",
+        _design("fewer_faces.ply")(_ply_fewer_faces),
+        r"damaged PLY: [\d,]+ bytes follow",
+    ),
+    (
+        "OBJ face index 0",
+        _design("index0.obj")(lambda p: p.write_text("v 0 0 0\nv 260 0 0\nv 0 100 0\nf 0 1 2\n")),
+        r"face index 0: OBJ vertex indices start at 1",
+    ),
+    ("360 mm foot", _mesh_case("foot_360.stl", lambda: _foot(360.0)), r"measured foot length 36\d mm"),
+]
+
+
 #: (id, builder, message regex). The regex pins the specific message the user should get.
 SCAN_CASES: list[tuple[str, Builder, str]] = [
     ("empty", _empty, r"file is empty"),
@@ -412,7 +522,7 @@ SCAN_CASES: list[tuple[str, Builder, str]] = [
     ("inf vertex (STL)", _inf_stl, r"NaN or infinite"),
     ("NaN vertex (binary PLY)", _nan_ply, r"NaN or infinite"),
     ("zero-area faces only", _zero_area, r"no faces with area"),
-    ("float32 slivers only", _slivers, r"no faces with area|no footprint|not a foot|foot-sized parts"),
+    ("float32 slivers only", _slivers, r"faces are slivers \(needle-thin triangles"),
     ("all corners one point", _one_point, r"no faces with area"),
     ("point cloud, no faces", _point_cloud, r"no faces"),
     ("face index out of range", _bad_index, r"face index out of range"),
@@ -434,6 +544,7 @@ SCAN_CASES: list[tuple[str, Builder, str]] = [
     ("XML entity bomb .scan", _xml_bomb, r"\.scan|grid"),
     ("cm scan without --units", _cm_without_units, r"--units cm"),
     ("missing file", lambda d: (["design", "nosuch.stl", "-o", "out"], "nosuch.stl"), r"file not found"),
+    *DAMAGED_CASES,
 ]
 
 
@@ -634,6 +745,8 @@ SUBPROCESS_CASES = {
     "deeply nested JSON",
     "--foot-length nan",
     "3.5M-vertex OBJ",
+    "heel cut 20 %",
+    "float32 far from the origin",
 }
 #: Cases that must never run in the test process (they hang or exhaust memory while the bug lasts).
 SUBPROCESS_ONLY = {"YAML alias bomb", "YAML alias bomb (mappings)"}

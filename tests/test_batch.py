@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from orthogen.lab.batch import MANIFEST, completed_manifest, run_batch, sha256_file
+from orthogen.lab.batch import order_is_complete, run_batch
+from orthogen.lab.folder import MANIFEST, TEMP_MARKER, TEMP_MARKER_TEXT, sha256_file
 from orthogen.lab.orders import check_orders, parse_orders
 
 REPO = Path(__file__).resolve().parents[1]
@@ -218,17 +219,18 @@ def test_manifest_detects_changes_and_force_redoes(tmp_path):
     out = tmp_path / "out"
     assert run_batch(orders, out, workers=1)["orders"][0]["status"] == "done"
     order = parse_orders(orders)[0]
-    assert completed_manifest(order, out) is not None
+    assert order_is_complete(order, out) is not None
     stl = out / "F-1" / "F-1_left.stl"
     good = stl.read_bytes()
     stl.write_bytes(good[:-10] + b"0123456789")  # a damaged output
-    assert completed_manifest(order, out) is None
+    assert order_is_complete(order, out) is None
     stl.write_bytes(good)
     changed = type(order).from_dict({**order.to_dict(), "overrides": (*order.overrides, "top_cover_mm=1")})
-    assert completed_manifest(changed, out) is None  # other inputs
-    assert completed_manifest(order, out) is not None
-    (out / ".F-1.tmp-999999").mkdir()
-    (out / ".summary.csv.abc.part").write_text("partial")
+    assert order_is_complete(changed, out) is None  # other inputs
+    assert order_is_complete(order, out) is not None
+    (out / ".F-1.tmp-999999").mkdir()  # what a killed run leaves: a marked temporary folder, a summary part
+    (out / ".F-1.tmp-999999" / TEMP_MARKER).write_text(TEMP_MARKER_TEXT)
+    (out / ".summary.csv.abc1_xyz.part").write_text("partial")
     res = run_batch(orders, out, workers=1, force=True)
     assert res["orders"][0]["status"] == "done" and res["batch"]["stale_removed"] == 2
     assert_complete(out, "F-1")
@@ -345,7 +347,7 @@ def test_worker_threads_capped_at_one(monkeypatch):
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    from orthogen.lab.batch import THREAD_VARS, _init_worker, one_thread_env
+    from orthogen.lab.executors import THREAD_VARS, _init_worker, one_thread_env
 
     monkeypatch.setenv("OMP_NUM_THREADS", "4")
     with one_thread_env():

@@ -149,3 +149,45 @@ def test_templates_listed_one_line_each():
     proc = run("templates")
     names = [line.split()[0] for line in proc.stdout.strip().splitlines()]
     assert {"standard", "sport", "dress", "flat_foot", "high_arch", "leg_length", "heel_pain"} <= set(names)
+
+
+def test_version_exits_0():
+    """Was: exit 2 with "Missing command"."""
+    from orthogen import __version__
+
+    proc = run("--version")
+    assert proc.returncode == 0 and proc.stdout.strip() == f"orthogen {__version__}", proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["batch", "o.csv", "-o", "out", "--workers", "0"], "Invalid value for '--workers'"),
+        (["measure", "foot.stl", "--units", "inch"], "Invalid value for '--units': 'inch' is not one of"),
+        (["design"], "Missing argument 'SCAN [SCAN2]'"),
+        (["nosuch"], "No such command 'nosuch'"),
+    ],
+)
+def test_usage_errors_are_one_line(args, fragment):
+    """Was: four lines (usage, try, blank, error)."""
+    from typer.testing import CliRunner
+
+    from orthogen.cli.app import app
+
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("orthogen: error: ") and fragment in lines[0], r.stderr
+    assert lines[0].endswith("--help')")
+
+
+def test_help_shows_no_python_types():
+    from typer.testing import CliRunner
+
+    from orthogen.cli.app import app
+
+    for command in ("measure", "design", "templates", "batch", "validate", "init-rx"):
+        text = CliRunner().invoke(app, [command, "--help"]).stdout
+        for tag in ("<list[", "<int", "<float", "<path>", "<text>", "<str>"):
+            assert tag not in text, (command, tag)
+    assert "--set KEY=VALUE" in CliRunner().invoke(app, ["design", "--help"]).stdout

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from orthogen.errors import ScanError
 from orthogen.foot.measure_scan import MeasureOptions, measure_scan
 from orthogen.synth.model import FootSpec
 
@@ -79,11 +81,35 @@ def test_foot_type_follows_arch(write_synth, arch, expected):
     assert foot.measurements.foot_type == expected
 
 
-def test_given_side_disagreeing_with_confident_detection_warns(write_synth):
+def test_given_side_contradicting_a_confident_detection_is_refused(write_synth):
+    """Was: only a warning, and a left scan became a right insole (issue 9)."""
     path, _ = write_synth(FootSpec(side="left"), name="l.stl", kind="full_foot", units="mm")
-    foot = measure_scan(path, MeasureOptions(side="right"))
-    assert foot.side == "right" and foot.side_source == "given"
-    assert any("disagrees" in w for w in foot.warnings)
+    with pytest.raises(ScanError) as err:
+        measure_scan(path, MeasureOptions(side="right"))
+    msg = str(err.value)
+    assert "--side right contradicts the scan: the geometry shows a left foot (confidence 1.00)" in msg
+    assert "--set mirror=true" in msg and "\n" not in msg
+    assert "in the order's overrides: mirror=true" in err.value.message("batch")
+    named = MeasureOptions(side="right", side_source="the right_scan column")
+    with pytest.raises(ScanError, match="the right_scan column contradicts the scan"):
+        measure_scan(path, named)
+
+
+def test_mirror_makes_the_device_side_from_the_other_foot(write_synth):
+    """mirror: true mirrors the scan (y -> -y in the standard frame) and re-measures it."""
+    path, _ = write_synth(FootSpec(side="left", length_mm=250), name="l.stl", kind="plantar_shell")
+    plain = measure_scan(path)
+    foot = measure_scan(path, MeasureOptions(side="right", mirror=True))
+    assert foot.side == "right" and foot.mirrored and foot.report()["mirrored"] is True
+    assert foot.side_call.side == "right" and foot.side_call.confidence >= 0.99  # the mirrored geometry
+    assert any(w.startswith("mirrored: the scan shows a left foot") for w in foot.warnings)
+    assert foot.measurements.foot_length_mm == pytest.approx(plain.measurements.foot_length_mm, abs=1.0)
+    assert foot.measurements.ball_width_mm == pytest.approx(plain.measurements.ball_width_mm, abs=1.0)
+    assert np.allclose(foot.vertices[:, 1], -plain.vertices[:, 1])
+    assert foot.plantar.extent_x[0] == pytest.approx(0.0, abs=1e-9)
+    assert np.linalg.det(foot.alignment.rotation) == pytest.approx(-1.0)
+    with pytest.raises(ScanError, match="scan shows a left foot already"):
+        measure_scan(path, MeasureOptions(side="left", mirror=True))
 
 
 def test_units_override_and_foot_length_scaling(write_synth):

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from orthogen.cli.app import app
 from orthogen.errors import PrescriptionError
 from orthogen.lab.orders import (
+    COLUMNS,
     MAX_ID_CHARS,
     check_orders,
     order_id_problem,
@@ -226,3 +227,88 @@ def test_batch_command_runs_and_reports_failures(tmp_path):
     assert "2 orders: 0 done, 0 skipped, 2 failed" in r.output
     assert "failed: 'X-1':" in r.output and "bad.stl" in r.output
     assert (tmp_path / "out" / "summary.csv").is_file() and not (tmp_path / "x").exists()
+
+
+# ----------------------------------------------------------------------------- hardening (issue 13)
+@pytest.mark.parametrize("header", [
+    "order_id,patient_ref,left_scan,left_scan,prescription\n",
+    "order_id,patient_ref,left_scan,Left Scan,prescription\n",
+])
+def test_a_column_given_twice_is_refused(lab, header):
+    """Was: accepted, and the last one silently won."""
+    path = lab / "o.csv"
+    path.write_text(header + "A-1,P,scans/left.stl,scans/other.stl,rx.yaml\n")
+    with pytest.raises(PrescriptionError, match=r"line 1: column 'left_scan' is given 2 times"):
+        parse_orders(path)
+
+
+def test_json_keys_that_mean_the_same_column_are_refused(lab):
+    path = lab / "o.json"
+    path.write_text(json.dumps([{"order_id": "A-1", "patient_ref": "P", "left_scan": "scans/left.stl",
+                                 "Left-Scan": "scans/other.stl", "prescription": "rx.yaml"}]))
+    (order,) = parse_orders(path)
+    assert any("key 'left_scan' is given 2 times" in p for p in order.problems)
+
+
+@pytest.mark.parametrize("sep", ["\u2028", "\x0c", "\x85", "\u2029"])
+def test_unicode_line_separators_inside_a_cell_do_not_split_an_order(lab, sep):
+    """Was: a U+2028 or a form feed in an unquoted cell split one order into two (str.splitlines)."""
+    path = lab / "o.csv"
+    row = f"A-1,P,scans/left.stl,,rx.yaml,,1,stl,see{sep}below\n"
+    path.write_text(HEADER.rstrip("\n") + ",notes\n" + row)
+    (order,) = parse_orders(path)
+    assert order.notes == f"see{sep}below" and order.problems == ()
+
+
+def test_required_column_missing_is_one_file_problem(lab):
+    """Was: every row reported "patient_ref is empty" and the batch exited 1."""
+    path = lab / "o.csv"
+    path.write_text("order_id,left_scan,prescription\nA-1,scans/left.stl,rx.yaml\nA-2,scans/left.stl,rx.yaml\n")
+    with pytest.raises(PrescriptionError, match=r"column patient_ref is missing \(columns: order_id, "):
+        parse_orders(path)
+    r = run("batch", path, "-o", lab / "out", "-q")
+    want = f"orthogen: error: {path}: column patient_ref is missing (columns: {', '.join(COLUMNS)})"
+    assert r.exit_code == 2 and lines(r.stderr) == [want]
+    js = lab / "o.json"
+    js.write_text(json.dumps([{"order_id": "A-1", "left_scan": "scans/left.stl", "prescription": "rx.yaml"}]))
+    with pytest.raises(PrescriptionError, match=r"key patient_ref is missing .* in every order"):
+        parse_orders(js)
+
+
+@pytest.mark.parametrize(("oid", "why"), [
+    ("\U0001F9B6" * 62, "is 248 bytes long in UTF-8"),
+    ("A-1\u202egnp.exe", "invisible character U+202E (RIGHT-TO-LEFT OVERRIDE)"),
+    ("A\u200b-1", "invisible character U+200B (ZERO WIDTH SPACE)"),
+    ("Mu\u0308ller-7", "is not in Unicode NFC form"),
+])
+def test_ids_that_break_file_names_or_look_like_others_are_refused(oid, why):
+    """Was: 62-64 emoji passed validate and failed the batch with "File name too long"; bidi overrides,
+    zero-width characters and NFD twins of NFC ids were accepted."""
+    problem = order_id_problem(oid)
+    assert problem is not None and why in problem, problem
+    assert "at most 128 bytes in UTF-8" in problem
+
+
+def test_ids_that_look_alike_are_duplicates(lab):
+    path = lab / "o.csv"
+    path.write_text(HEADER + "ＡＢ-1,P,scans/left.stl,,rx.yaml\nab-1,P,scans/left.stl,,rx.yaml\n")
+    orders = parse_orders(path)
+    assert all(any("used by more than one order" in p for p in o.problems) for o in orders)
+
+
+def test_prescription_side_contradicting_the_column_is_refused(lab):
+    (lab / "left_rx.yaml").write_text("side: left\n")
+    path = lab / "o.csv"
+    path.write_text(HEADER + "A-1,P,,scans/left.stl,left_rx.yaml\n")
+    (order,) = parse_orders(path)
+    with pytest.raises(PrescriptionError, match=r"side: left contradicts the right_scan column"):
+        order_prescriptions(order)
+
+
+def test_override_problems_name_the_overrides_without_patching_text(lab):
+    path = lab / "o.csv"
+    path.write_text(HEADER + "A-1,P,scans/left.stl,,rx.yaml,heel_lift_mm=20;template=nosuch\n")
+    (order,) = parse_orders(path)
+    with pytest.raises(PrescriptionError) as err:
+        order_prescriptions(order)
+    assert str(err.value).startswith("overrides: ") and "--set" not in str(err.value)

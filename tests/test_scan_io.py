@@ -439,7 +439,7 @@ def test_face_index_out_of_range(tmp_path: Path) -> None:
     obj.write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 4\n")
     bad(obj, "face index out of range")
     obj.write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 0 1 2\n")  # OBJ is 1-based
-    bad(obj, "face index out of range")
+    bad(obj, "face index 0: OBJ vertex indices start at 1")
     obj.write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf -1 -2 -4\n")
     bad(obj, "face index out of range")
 
@@ -542,3 +542,40 @@ def test_real_units_and_extents() -> None:
     assert mesh.is_watertight  # soup merged back into a closed mesh
     techmed = load_scan(SHARED / "techmed3d" / "verdier_right_plantar.obj")
     np.testing.assert_allclose(np.ptp(techmed.vertices, axis=0), [274.4, 105.2, 39.9], atol=0.1)
+
+
+def test_obj_lines_with_a_trailing_comment_load(tmp_path: Path) -> None:
+    """Was: 'non-numeric or invalid face index '#'' for a legal OBJ."""
+    p = tmp_path / "c.obj"
+    p.write_text("# made by hand\nv 0 0 0 # origin\nv 1 0 0\nv 0 1 0  #\nf 1 2 3 # the only face\n")
+    scan = load_scan(p)
+    assert scan.vertices.tolist() == [[0, 0, 0], [1, 0, 0], [0, 1, 0]] and scan.faces.tolist() == [[0, 1, 2]]
+
+
+def test_ply_with_more_data_than_its_header_declares_is_damaged(tmp_path: Path) -> None:
+    """Was: the extra faces were ignored and the half-read scan refused as 'two feet side by side'."""
+    m = sphere()
+    data = m.export(file_type="ply")
+    n = len(m.faces)
+    p = tmp_path / "fewer.ply"
+    p.write_bytes(data.replace(f"element face {n}".encode(), f"element face {n - 10}".encode()))
+    counts = f"({len(m.vertices):,} vertex, {n - 10:,} face)"
+    bad(p, f"damaged PLY: 130 bytes follow the data its header declares {counts}")
+    ascii_ply = tmp_path / "extra.ply"
+    ascii_ply.write_text(
+        "ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\n"
+        "element face 1\nproperty list uchar int vertex_indices\nend_header\n"
+        "0 0 0\n1 0 0\n0 1 0\n3 0 1 2\n3 0 2 1\n"
+    )
+    bad(ascii_ply, "damaged PLY: 4 values follow")
+
+
+def test_a_mesh_of_slivers_is_damaged(tmp_path: Path) -> None:
+    from orthogen.output.export import stl_bytes
+
+    rng = np.random.default_rng(1)
+    a, b = rng.uniform(0, 260, (500, 3)), rng.uniform(0, 260, (500, 3))
+    v = np.stack([a, b, 0.5 * (a + b)], axis=1).reshape(-1, 3)
+    p = tmp_path / "slivers.stl"
+    p.write_bytes(stl_bytes(v, np.arange(len(v)).reshape(-1, 3)))
+    bad(p, "100% of its 500 faces are slivers")

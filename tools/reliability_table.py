@@ -113,7 +113,12 @@ def run_properties(examples: int, seed: int) -> list[dict]:
 def _corpus_cases() -> list[tuple]:
     from tests import test_bad_inputs as B
 
-    return [("scan", *c) for c in B.SCAN_CASES] + [("prescription", *c) for c in B.RX_CASES]
+    damaged = {c[0] for c in B.DAMAGED_CASES}
+    return (
+        [("scan", *c) for c in B.SCAN_CASES if c[0] not in damaged]
+        + [("damaged capture", *c) for c in B.DAMAGED_CASES]
+        + [("prescription", *c) for c in B.RX_CASES]
+    )
 
 
 def _corpus_one(index: int) -> dict:
@@ -145,6 +150,138 @@ def run_corpus(jobs: int) -> list[dict]:
     n = len(_corpus_cases())
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         return list(pool.map(_corpus_one, range(n)))
+
+
+# ------------------------------------------------------------------------------ captures and safety
+def _random_feet(n: int, seed: int) -> list[dict]:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    feet = []
+    for _ in range(n):
+        length = float(rng.integers(120, 341))
+        feet.append(dict(
+            length_mm=length, ball_width_mm=length * rng.uniform(0.34, 0.42),
+            arch_height_mm=rng.uniform(2.0, 20.0) * length / 260.0, side=str(rng.choice(["left", "right"])),
+            kind=str(rng.choice(["full_foot", "plantar_shell", "impression"])),
+            noise=float(rng.choice([0.0, 0.2, 0.5])), holes=float(rng.choice([0.0, 0.02, 0.05])),
+            seed=int(rng.integers(0, 2**16)),
+        ))  # fmt: skip
+    return feet
+
+
+def _whole_foot(f: dict):
+    from orthogen.synth.model import FootSpec, synth_scan
+
+    spec = FootSpec(length_mm=f["length_mm"], ball_width_mm=f["ball_width_mm"], heel_width_mm=None,
+                    arch_height_mm=f["arch_height_mm"], side=f["side"])  # fmt: skip
+    holes = f["holes"] if f["kind"] != "impression" else 0.0
+    return synth_scan(spec, kind=f["kind"], noise_mm=f["noise"], hole_fraction=holes, rotation="random",
+                      seed=f["seed"])  # fmt: skip
+
+
+def run_captures(n_whole: int, n_damaged: int, seed: int) -> list[tuple[str, int, str]]:
+    """Whole feet must pass the capture checks (measured right, side right); damaged ones be refused."""
+    import numpy as np
+
+    from orthogen.errors import OrthogenError
+    from orthogen.foot.measure_scan import MeasureOptions, measure_scan
+    from tests import damaged_captures as dc
+
+    rows = []
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "scan.stl"
+        outcome: collections.Counter = collections.Counter()
+        for f in _random_feet(n_whole, seed):
+            mesh, truth = _whole_foot(f)
+            mesh.export(path)
+            try:
+                foot = measure_scan(path, MeasureOptions(require_side=True))
+            except OrthogenError as err:
+                outcome[f"refused: {_kind(err.problem)}"] += 1
+                continue
+            error = abs(foot.measurements.foot_length_mm - truth["foot_length_mm"])
+            ok_len = error <= 2 + 0.02 * f["length_mm"]
+            outcome["measured right" if ok_len and foot.side == f["side"] else "MEASURED WRONG"] += 1
+        real = sorted((ROOT.parent / "shared" / "foot_scans").glob("*/*.[sSoOpP][tTbBlL][lLjJyY]"))
+        for p in real:
+            try:
+                given = 270.0 if "polycron" in p.name else None  # the unscaled imprint needs its length
+                opts = MeasureOptions(foot_length_mm=given, require_side=True)
+                measure_scan(p, opts)
+                outcome["real scan measured"] += 1
+            except OrthogenError as err:
+                outcome[f"REAL SCAN refused: {_kind(err.problem)}"] += 1
+        text = "; ".join(f"{k}: {v}" for k, v in outcome.most_common())
+        rows.append((f"whole feet through the capture checks ({n_whole} random synthetic, {len(real)} real)",
+                     sum(outcome.values()), text))  # fmt: skip
+        damaged: collections.Counter = collections.Counter()
+        rng = np.random.default_rng(seed + 1)
+        for _ in range(n_damaged):
+            length = float(rng.integers(150, 341))
+            side = str(rng.choice(["left", "right"]))
+            full, shell = dc.foot(length, "full_foot", side), dc.foot(length, "plantar_shell", side)
+            turn = float(rng.uniform(3, 12))
+            variants = {
+                "heel cut 15 %": dc.cut_heel(full, 0.15),
+                "heel cut 20 % (shell)": dc.cut_heel(shell, 0.2),
+                "heel cut 30 %": dc.cut_heel(full, 0.3),
+                "heel cut 15 %, capped": dc.cut_heel(full, 0.15, True),
+                "heel cut 20 %, capped": dc.cut_heel(full, 0.2, True),
+                "two copies apart": dc.doubled(full, (float(rng.uniform(20, 80)), 0.0, 0.0)),
+                "two copies turned": dc.doubled(full, turn_deg=turn),
+                "two copies stacked": dc.doubled(full, (0.0, 0.0, float(rng.uniform(60, 200)))),
+                "doubled sole, one surface": dc.doubled(shell, turn_deg=turn, connected=True),
+                "float32 far away": dc.far_float32_stl(full, float(rng.choice([3e7, 1e8, 5e8]))),
+            }  # fmt: skip
+            for name, mesh in variants.items():
+                if isinstance(mesh, bytes):
+                    path.write_bytes(mesh)
+                else:
+                    mesh.export(path)
+                try:
+                    measure_scan(path, MeasureOptions(require_side=True))
+                    damaged[f"ACCEPTED: {name}"] += 1
+                except OrthogenError:
+                    damaged["refused"] += 1
+        text = "; ".join(f"{k}: {v}" for k, v in damaged.most_common())
+        rows.append((f"damaged captures from {n_damaged} random synthetic feet (10 kinds of damage each)",
+                     sum(damaged.values()), text))  # fmt: skip
+    return rows
+
+
+def run_safety_tests() -> list[tuple[str, int, str]]:
+    """The scenario tests of the output folder, order files, CLI edges and wrong-device refusals."""
+    import subprocess
+
+    groups = [
+        ("output folder: look-alike user files through killed, finished and forced batches; foreign order "
+         "folders and summaries; stale summary; CSV injection; Ctrl-C; all-or-nothing design; full and "
+         "read-only tmpfs, -o under a file, dangling link", ["tests/test_output_folder.py"]),
+        ("order files: columns twice, Unicode line separators, missing columns, ids (bytes, bidi, "
+         "zero-width, NFD), look-alike ids, side vs column, override messages", ["tests/test_orders.py", "-k",
+         "twice or separators or missing or ids_that or look_alike or contradicting or patching"]),
+        ("CLI edges: --version, one-line usage errors, help without Python types",
+         ["tests/test_cli.py", "-k", "version or usage or help"]),
+        ("never a wrong device: --side / side: / column contradicting the scan, mirror, template as --rx, "
+         "leg-length pair, batch hints", ["tests/test_never_wrong_device.py"]),
+    ]  # fmt: skip
+    rows = []
+    for name, args in groups:
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:randomly", "-n", "0", "-rA", *args],
+                              cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+        lines = proc.stdout.splitlines()
+        outcomes = ("PASSED", "FAILED", "SKIPPED")
+        counts = collections.Counter(ln.split()[0] for ln in lines if ln.startswith(outcomes))
+        skipped = [ln.split(" - ", 1)[-1][:120] for ln in lines if ln.startswith("SKIPPED")]
+        text = f"as expected: {counts['PASSED']}"
+        if counts["FAILED"]:
+            first = next(ln for ln in lines if ln.startswith("FAILED")).split("::")[-1][:100]
+            text += f"; **FAILED: {counts['FAILED']}** (first: {first})"
+        if skipped:
+            text += f"; skipped: {len(skipped)} ({skipped[0]})"
+        rows.append((name, sum(counts.values()), text))
+    return rows
 
 
 # ------------------------------------------------------------------------------ fuzzing
@@ -196,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fuzz-seconds", type=float, default=None, help="seconds per fuzz target (default 120)")
     ap.add_argument("--jobs", type=int, default=2, help="CLI processes run at once for the corpus")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--skip", nargs="*", default=[], choices=["props", "corpus", "fuzz", "determinism"])
+    parts = ["props", "corpus", "captures", "safety", "fuzz", "determinism"]
+    ap.add_argument("--skip", nargs="*", default=[], choices=parts)
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")  # numpy warnings of the corpus builders (inf vertices) are expected
     examples = args.examples or (10 if args.quick else 40)
@@ -217,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| property: {row['name']} ({row['seconds']:.0f} s) | {n} | {'; '.join(parts)} |")
     if "corpus" not in args.skip:
         results = run_corpus(args.jobs)
-        for group in ("scan", "prescription"):
+        for group in ("scan", "damaged capture", "prescription"):
             rs = [r for r in results if r["group"] == group]
             good = [r for r in rs if not r["problems"]]
             known = [r for r in rs if r["problems"] and r.get("known")]
@@ -237,6 +375,14 @@ def main(argv: list[str] | None = None) -> int:
             if fixed:
                 text += "; known bugs now behaving: " + ", ".join(r["id"] for r in fixed)
             print(f"| bad {group} inputs through `python -m orthogen.cli.app design` | {len(rs)} | {text} |")
+    if "captures" not in args.skip:
+        for name, n, text in run_captures(12 if args.quick else 40, 3 if args.quick else 8, args.seed):
+            unexpected += ("WRONG" in text) + ("ACCEPTED" in text) + ("REAL SCAN" in text)
+            print(f"| {name} | {n} | {text} |")
+    if "safety" not in args.skip:
+        for name, n, text in run_safety_tests():
+            unexpected += "FAILED" in text
+            print(f"| {name} | {n} | {text} |")
     if "fuzz" not in args.skip:
         for target, res in run_fuzz(fuzz_s, args.seed).items():
             st = res["stats"]

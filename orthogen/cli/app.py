@@ -10,16 +10,80 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+import typer.core
+from typer.core import TyperGroup
 
 from orthogen.errors import OrthogenError
 
+#: Exit code after Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
+#: The click that typer's command classes use (recent typer vendors its own as ``typer._click``).
+_click = getattr(typer.core, "_click", None) or __import__("click")
+
+
+#: Python type tags typer puts in help (``<list[Path]>``, ``<int range>``); choices like ``<mm|cm>`` stay.
+_TYPE_TAG = re.compile(
+    r" ?<(?:list\[[^\]<>]*\]|(?:int|float) range|int|float|str|text|path|file|directory|bool)>"
+)
+
+
+class _PlainHelpFormatter(_click.formatting.HelpFormatter):
+    """Help rows without Python type tags."""
+
+    def write_dl(self, rows, *args, **kwargs):  # type: ignore[override]
+        rows = [(_TYPE_TAG.sub("", first), second) for first, second in rows]
+        return super().write_dl(rows, *args, **kwargs)
+
+
+class _PlainHelpContext(_click.Context):
+    formatter_class = _PlainHelpFormatter
+
+
+class OneLineErrors(TyperGroup):
+    """The command group, with usage errors as one line (``orthogen: error: ...``) and exit code 2, and
+    Ctrl-C as one line and exit code 130, whoever calls it (the console script or a test runner); help
+    shows no Python types."""
+
+    context_class = _PlainHelpContext
+
+    def get_command(self, ctx, cmd_name):  # type: ignore[override]
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is not None and not issubclass(cmd.context_class, _PlainHelpContext):
+            cmd.context_class = type("PlainHelp" + cmd.context_class.__name__,
+                                     (_PlainHelpContext, cmd.context_class), {})
+        return cmd
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except getattr(_click.exceptions, "NoArgsIsHelpError", ()) as err:
+            _click.echo(err.ctx.get_help() if err.ctx else err.format_message())
+            sys.exit(0)
+        except _click.exceptions.UsageError as err:
+            where = err.ctx.command_path if err.ctx is not None else "orthogen"
+            message = " ".join(err.format_message().replace("Value error, ", "").split())
+            _click.echo(f"orthogen: error: {message} (see '{where} --help')", err=True)
+            sys.exit(2)
+        except _click.exceptions.ClickException as err:
+            _click.echo(f"orthogen: error: {' '.join(err.format_message().split())}", err=True)
+            sys.exit(err.exit_code)
+        except (_click.exceptions.Abort, KeyboardInterrupt):
+            _click.echo("orthogen: interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
 app = typer.Typer(
+    cls=OneLineErrors,
     add_completion=False,
     no_args_is_help=True,
     help="orthogen: foot scan + prescription in, verified custom foot orthosis out.",
@@ -28,16 +92,22 @@ app = typer.Typer(
 )
 
 
-@app.callback()
-def _root(
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
-) -> None:
-    """orthogen: foot scan + prescription in, verified custom foot orthosis out."""
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         from orthogen import __version__
 
         typer.echo(f"orthogen {__version__}")
         raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """orthogen: foot scan + prescription in, verified custom foot orthosis out."""
 
 
 class UnitsOpt(StrEnum):
@@ -82,7 +152,7 @@ def run_guarded(func):
 
 
 ScanArg = Annotated[
-    Path, typer.Argument(help="Foot scan: STL, OBJ, PLY or Seraph .scan.", show_default=False)
+    Path, typer.Argument(metavar="SCAN", help="Foot scan: STL, OBJ, PLY or Seraph .scan.", show_default=False)
 ]
 UnitsArg = Annotated[UnitsOpt, typer.Option("--units", help="Units of the scan file (default: detect).")]
 SideArg = Annotated[SideOpt, typer.Option("--side", help="Foot side (default: detect from geometry).")]
@@ -127,19 +197,30 @@ class FormatOpt(StrEnum):
 
 @app.command("design")
 def design_cmd(
-    scans: Annotated[list[Path], typer.Argument(help="One scan, or two (left and right) for a pair.")],
-    rx: Annotated[Path | None, typer.Option("--rx", help="Prescription file (YAML or TOML).")] = None,
-    assessment: Annotated[Path | None, typer.Option(
-        "--assessment", help="Clinical assessment: the prescription is derived from it (--rx, --set win).")
+    scans: Annotated[
+        list[Path],
+        typer.Argument(metavar="SCAN [SCAN2]", help="One scan, or two (left and right) for a pair."),
+    ],
+    rx: Annotated[
+        Path | None, typer.Option("--rx", metavar="FILE", help="Prescription file (YAML or TOML).")
+    ] = None,
+    assessment: Annotated[
+        Path | None,
+        typer.Option(
+            "--assessment",
+            metavar="FILE",
+            help="Clinical assessment: the prescription is derived from it (--rx, --set win).",
+        ),
     ] = None,
     set_: Annotated[
-        list[str] | None, typer.Option("--set", help="Override a prescription key: key=value (repeatable).")
+        list[str] | None,
+        typer.Option("--set", metavar="KEY=VALUE", help="Override a prescription key (repeatable)."),
     ] = None,
     units: UnitsArg = UnitsOpt.auto,
     side: SideArg = SideOpt.auto,
     kind: KindArg = KindOpt.auto,
     foot_length: FootLengthArg = None,
-    out: Annotated[Path, typer.Option("-o", "--out", help="Output folder.")] = Path("output"),
+    out: Annotated[Path, typer.Option("-o", "--out", metavar="DIR", help="Output folder.")] = Path("output"),
     fmt: Annotated[
         FormatOpt, typer.Option("--format", help="Mesh format (STL always written).")
     ] = FormatOpt.stl,

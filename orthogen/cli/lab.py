@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from orthogen.cli.app import _fail, app, run_guarded
+from orthogen.cli.app import EXIT_INTERRUPTED, _fail, app, run_guarded
 
 RX_SUFFIXES = (".yaml", ".yml", ".toml")
 ORDER_SUFFIXES = (".csv", ".json")
@@ -29,10 +29,15 @@ class ExecutorOpt(StrEnum):
 
 @app.command("batch")
 def batch_cmd(
-    orders: Annotated[Path, typer.Argument(help="Order file (.csv or .json); see templates/orders.md.")],
-    out: Annotated[Path, typer.Option("-o", "--out", help="Output folder: one sub-folder per order.")],
+    orders: Annotated[
+        Path, typer.Argument(metavar="ORDERS", help="Order file (.csv or .json); see templates/orders.md.")
+    ],
+    out: Annotated[
+        Path, typer.Option("-o", "--out", metavar="DIR", help="Output folder: one sub-folder per order.")
+    ],
     workers: Annotated[
-        int | None, typer.Option("--workers", min=1, help="Worker processes (default: the CPU count).")
+        int | None,
+        typer.Option("--workers", metavar="N", min=1, help="Worker processes, at least 1 (default: CPUs)."),
     ] = None,
     executor: Annotated[
         ExecutorOpt, typer.Option("--executor", help="local process pool, or an existing dask cluster.")
@@ -72,7 +77,18 @@ def batch_cmd(
             return run_batch(orders, out, workers=workers, executor=executor.value, scheduler=scheduler,
                              force=force, on_result=on_result, on_start=on_start)
 
-    meta = run_guarded(job)["batch"]
+    from orthogen.lab.batch import BatchInterrupted
+
+    try:
+        meta = run_guarded(job)["batch"]
+    except BatchInterrupted as stop:
+        m = stop.summary["batch"]
+        typer.echo(
+            f"orthogen: interrupted: {m['done']} done, {m['skipped']} skipped, {m['failed']} failed, "
+            f"{m['interrupted']} not finished of {m['orders']} orders; summary: {Path(out) / 'summary.csv'}",
+            err=True,
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     typer.echo(
         f"{meta['orders']} orders: {meta['done']} done, {meta['skipped']} skipped, {meta['failed']} failed "
         f"in {meta['seconds']:.1f} s; summary: {Path(out) / 'summary.csv'}"
@@ -83,8 +99,12 @@ def batch_cmd(
 
 @app.command("validate")
 def validate_cmd(
-    path: Annotated[Path, typer.Argument(
-        help="Prescription or assessment (.yaml/.yml/.toml) or order file (.csv/.json).")],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE", help="Prescription or assessment (.yaml/.yml/.toml) or order file (.csv/.json)."
+        ),
+    ],
 ) -> None:
     """Check a prescription, assessment or order file without building anything; exit 2 on any problem."""
     suffix = path.suffix.lower()
@@ -116,8 +136,12 @@ def validate_cmd(
 
 @app.command("init-rx")
 def init_rx_cmd(
-    template: Annotated[str, typer.Option("--template", help="Template giving the values.")] = "standard",
-    out: Annotated[Path | None, typer.Option("-o", "--out", help="File to write (default: stdout).")] = None,
+    template: Annotated[
+        str, typer.Option("--template", metavar="NAME", help="Template giving the values.")
+    ] = "standard",
+    out: Annotated[
+        Path | None, typer.Option("-o", "--out", metavar="FILE", help="File to write (default: stdout).")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented starting prescription with a template's defaults as the active values."""
@@ -129,9 +153,13 @@ def init_rx_cmd(
         _fail(f"{out}: already exists (use --force to overwrite)", 2)
 
     def write() -> Path:
+        from orthogen.errors import output_error
         from orthogen.output.export import atomic_write
 
-        return atomic_write(out, lambda p: p.write_text(text, encoding="utf-8"))
+        try:
+            return atomic_write(out, lambda p: p.write_text(text, encoding="utf-8"))
+        except OSError as exc:
+            raise output_error(exc, out) from None
 
     run_guarded(write)
     typer.echo(f"wrote {out} (template {template})", err=True)

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from orthogen.errors import ScanError
+from orthogen.errors import Hint, ScanError
 
 #: Plausible longest extent of a foot scan in mm (a foot 100-350 mm, plus a leg stub or a box rim).
 EXTENT_RANGE_MM = (80.0, 500.0)
 UNIT_SCALE_TO_MM = {"mm": 1.0, "cm": 10.0, "m": 1000.0}
+#: Scans up to this many times the longest foot scan, in mm, are a foot with too much leg.
+LONG_SCAN_FACTOR = 3.0
 KINDS = ("full_foot", "plantar_shell", "impression")
 
 
@@ -72,14 +74,26 @@ def detect_units(
     if lo <= extent * 10 <= hi:
         raise ScanError(
             f"scan is {extent:.4g} units long: not a foot in mm or m; it is either in centimetres "
-            f"({extent * 10:.0f} mm) or unscaled: pass --units cm, "
-            "or --foot-length MM with the measured foot length",
+            f"({extent * 10:.0f} mm) or unscaled",
             path,
+            Hint(
+                "give its units, or the measured foot length if it is unscaled",
+                ("units=cm", "foot_length_mm"),
+            ),
+        )
+    if hi < extent <= LONG_SCAN_FACTOR * hi:
+        raise ScanError(
+            f"scan is {extent:.4g} units long: in mm longer than a foot with a leg stub or a box rim (at "
+            f"most {hi:.0f} mm; the whole leg?), and no foot size in cm or m: crop the scan to the foot and "
+            "ankle",
+            path,
+            Hint("or, if it is unscaled, give the measured foot length", ("foot_length_mm",)),
         )
     raise ScanError(
         f"scan is {extent:.4g} units long, which is no foot size in mm, cm or m "
-        f"(a foot scan is {lo:.0f}-{hi:.0f} mm): pass --foot-length MM if it is unscaled, or --units",
+        f"(a foot scan is {lo:.0f}-{hi:.0f} mm)",
         path,
+        Hint("give the measured foot length if it is unscaled, or its units", ("foot_length_mm", "units")),
     )
 
 

@@ -82,7 +82,15 @@ def envelopes(vertices: np.ndarray, faces: np.ndarray, grid: Grid) -> tuple[np.n
     return _envelope(vertices, faces, grid, lower=None)
 
 
-def _envelope(vertices: np.ndarray, faces: np.ndarray, grid: Grid, lower: bool | None):
+def surface_hits(
+    vertices: np.ndarray, faces: np.ndarray, grid: Grid, edge_tolerance: float = 1e-9
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every crossing of a vertical line through a cell centre with a triangle.
+
+    Returns the flat cell index (``i * ny + j``) and the surface z (mm) of each crossing, one entry
+    per triangle that covers the cell centre; a centre on a shared edge counts for both triangles
+    unless ``edge_tolerance`` is negative (then it counts for neither). Vertical triangles are skipped.
+    """
     nx, ny = grid.shape
     tri = np.asarray(vertices, float)[np.asarray(faces)]  # (m, 3, 3)
     ij = (tri[:, :, :2] - np.asarray(grid.origin)) / grid.spacing  # fractional indices
@@ -97,8 +105,7 @@ def _envelope(vertices: np.ndarray, faces: np.ndarray, grid: Grid, lower: bool |
     count = span[:, 0] * span[:, 1]
     total = int(count.sum())
     if total == 0:
-        empty = np.full((nx, ny), np.nan)
-        return (empty, empty.copy()) if lower is None else empty
+        return np.zeros(0, np.int64), np.zeros(0)
     # expand every triangle into its candidate cells without a Python loop
     t = np.repeat(np.arange(len(count)), count)
     start = np.cumsum(count) - count
@@ -109,11 +116,16 @@ def _envelope(vertices: np.ndarray, faces: np.ndarray, grid: Grid, lower: bool |
     w1 = ((px - a[t, 0]) * (c[t, 1] - a[t, 1]) - (c[t, 0] - a[t, 0]) * (py - a[t, 1])) / det[t]
     w2 = ((b[t, 0] - a[t, 0]) * (py - a[t, 1]) - (px - a[t, 0]) * (b[t, 1] - a[t, 1])) / det[t]
     w0 = 1.0 - w1 - w2
-    eps = -1e-9
+    eps = -edge_tolerance
     inside = (w0 >= eps) & (w1 >= eps) & (w2 >= eps)
     t, ci, cj, w0, w1, w2 = t[inside], ci[inside], cj[inside], w0[inside], w1[inside], w2[inside]
     z = w0 * tri[t, 0, 2] + w1 * tri[t, 1, 2] + w2 * tri[t, 2, 2]
-    flat = ci * ny + cj
+    return ci * ny + cj, z
+
+
+def _envelope(vertices: np.ndarray, faces: np.ndarray, grid: Grid, lower: bool | None):
+    nx, ny = grid.shape
+    flat, z = surface_hits(vertices, faces, grid)
     lo = hi = None
     if lower is None or lower:
         lo = np.full(nx * ny, np.inf)

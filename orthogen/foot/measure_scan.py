@@ -13,12 +13,22 @@ from pathlib import Path
 import numpy as np
 
 from orthogen import __version__
-from orthogen.errors import OrthogenError, ScanError
+from orthogen.errors import Hint, OrthogenError, ScanError
 from orthogen.foot.align import Alignment, align_scan
 from orthogen.foot.anatomy import ARCH_INDEX_TOE_CUT, ARCH_LINE_FRACTION, FLAT_AI, HIGH_ARCH_AI
+from orthogen.foot.capture import (
+    CaptureChecks,
+    calibrated_side,
+    require_foot_shape,
+    require_one_body,
+    require_resolution,
+    require_single_surface,
+    require_whole_foot,
+)
 from orthogen.foot.classify import (
     EXTENT_RANGE_MM,
     KINDS,
+    LONG_SCAN_FACTOR,
     OPEN_THRESHOLD,
     Units,
     boundary_edges,
@@ -29,10 +39,12 @@ from orthogen.foot.classify import (
 )
 from orthogen.foot.measure import CONFIDENT_SIDE, Measurements, SideCall, detect_side, measure
 from orthogen.foot.plantar import PlantarSurface, extract_plantar
+from orthogen.rx.limits import FOOT_LENGTH_RANGE_MM
 from orthogen.scan import Scan, load_scan
 
-#: A measured foot must be this long (mm) to be taken as a foot at all.
-FOOT_LENGTH_LIMITS_MM = (90.0, 380.0)
+#: A measured foot must be this long (mm) to be taken as a foot: toeless captures of the smallest feet
+#: from 90 mm, up to the longest foot a prescription allows plus 2 % of measuring tolerance.
+FOOT_LENGTH_LIMITS_MM = (90.0, FOOT_LENGTH_RANGE_MM[1] * 1.02)
 #: A foot length the user gives (--foot-length, foot_length_mm) must lie in this range, mm.
 FOOT_LENGTH_GIVEN_MM = (100.0, 350.0)
 #: Given and measured foot length may differ this much (fraction) before a warning.
@@ -50,6 +62,12 @@ class MeasureOptions:
     kind: str | None = None
     foot_length_mm: float | None = None
     grid_mm: float = 1.0
+    #: make the device for ``side`` from a scan of the other foot (the prescription's ``mirror``)
+    mirror: bool = False
+    #: how messages name where ``side`` came from, e.g. "side: left in rx.yaml" (default "--side left")
+    side_source: str | None = None
+    #: refuse an unsure side detection when no side is given (a device needs the right foot)
+    require_side: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,6 +87,8 @@ class MeasuredFoot:
     measurements: Measurements
     vertices: np.ndarray  # standard frame, mm
     warnings: tuple[str, ...] = field(default=())
+    mirrored: bool = False  # the scan was mirrored (y -> -y) to make the device for the other foot
+    capture: CaptureChecks | None = None
 
     def report(self) -> dict:
         """The JSON-serialisable measurement report (keys documented in docs/measurements.md)."""
@@ -83,6 +103,7 @@ class MeasuredFoot:
             "side_source": self.side_source,
             "side_detected": self.side_call.side,
             "side_cues_mm": self.side_call.cues,
+            "mirrored": self.mirrored,
             "units": self.units.name,
             "units_source": self.units.source,
             "scale_to_mm": round(self.units.scale_to_mm, 9),
@@ -108,6 +129,7 @@ class MeasuredFoot:
                 "landmarks_mm": "standard frame (x, y) mm of each anatomical landmark found on this foot, "
                 "with a confidence 0-1 and how it was found (orthogen.foot.anatomy); null: not captured",
             },
+            "capture_checks": self.capture.as_dict() if self.capture is not None else None,
             "warnings": list(self.warnings),
         }
 
@@ -149,7 +171,7 @@ def roughness_mm(plantar: PlantarSurface) -> float:
 
 
 def measure_scan(path: str | Path, options: MeasureOptions | None = None) -> MeasuredFoot:
-    """Load, classify, align and measure one foot scan. Raises ScanError for unusable input.
+    """Load, classify, align, check and measure one foot scan. Raises ScanError for unusable input.
 
     Every error raised names the scan file.
     """
@@ -157,7 +179,7 @@ def measure_scan(path: str | Path, options: MeasureOptions | None = None) -> Mea
         return _measure_scan(str(path), options or MeasureOptions())
     except OrthogenError as err:
         if err.path is None:
-            raise type(err)(err.problem, str(path)) from None
+            raise err.with_path(str(path)) from None
         raise
 
 
@@ -165,21 +187,21 @@ def _measure_scan(path: str, opt: MeasureOptions) -> MeasuredFoot:
     fl = opt.foot_length_mm
     if fl is not None and not (np.isfinite(fl) and FOOT_LENGTH_GIVEN_MM[0] <= fl <= FOOT_LENGTH_GIVEN_MM[1]):
         lo, hi = FOOT_LENGTH_GIVEN_MM
-        raise OrthogenError(f"--foot-length {fl:g} mm is out of range (allowed {lo:g} to {hi:g} mm)", path)
+        raise OrthogenError(
+            f"the given foot length {fl:g} mm is out of range (allowed {lo:g} to {hi:g} mm)", path
+        )
+    if opt.side not in (None, "auto", "left", "right"):
+        raise ScanError(f"unknown side {opt.side!r} (allowed: auto, left, right)", path)
     scan = load_scan(path)
     if opt.kind not in (None, "auto") and opt.kind not in KINDS:
         raise ScanError(f"unknown scan kind {opt.kind!r} (allowed: auto, {', '.join(KINDS)})", path)
     kind_in = opt.kind or "auto"
     units = detect_units(scan.vertices, path, opt.units, scan.units_hint, opt.foot_length_mm is not None)
+    resolution = 0.0
     if units.name != "scaled":
-        size = robust_extent(scan.vertices) * units.scale_to_mm
-        lo, hi = EXTENT_RANGE_MM
-        if not lo <= size <= hi:
-            raise ScanError(
-                f"in {units.name} the scan is {size:.0f} mm long, no foot size ({lo:.0f}-{hi:.0f} mm "
-                "including a leg stub or a box rim): check --units or give --foot-length MM",
-                path,
-            )
+        _require_scan_size(robust_extent(scan.vertices) * units.scale_to_mm, units)
+        resolution = require_resolution(scan.vertices, units.scale_to_mm)
+    require_one_body(scan.vertices, scan.faces)
     warnings: list[str] = []
     if units.name == "scaled":
         # unscaled scan: scale until the measured foot length is the given one (thresholds are in mm,
@@ -195,8 +217,9 @@ def _measure_scan(path: str, opt: MeasureOptions) -> MeasuredFoot:
         vs = vs * k
         plantar = plantar.scaled(k)
         units = Units("scaled", s, "foot_length")
+        resolution = require_resolution(scan.vertices, s)
         warnings.append(
-            f"scan has no real-world scale: scaled so the foot is {target:g} mm long (--foot-length)"
+            f"scan has no real-world scale: scaled so the foot is {target:g} mm long (the given foot length)"
         )
     else:
         v_mm = scan.vertices * units.scale_to_mm
@@ -206,8 +229,9 @@ def _measure_scan(path: str, opt: MeasureOptions) -> MeasuredFoot:
     if not lo <= length <= hi:
         raise ScanError(
             f"measured foot length {length:.0f} mm (units {units.name}) is not a foot's "
-            f"({lo:.0f}-{hi:.0f} mm): check --units or give --foot-length MM",
+            f"({lo:.0f}-{FOOT_LENGTH_RANGE_MM[1]:.0f} mm)",
             path,
+            Hint("check the units, or give the measured foot length", ("units", "foot_length_mm")),
         )
     if opt.foot_length_mm is not None and units.name != "scaled":
         if abs(length - opt.foot_length_mm) > FOOT_LENGTH_TOLERANCE * opt.foot_length_mm:
@@ -215,22 +239,36 @@ def _measure_scan(path: str, opt: MeasureOptions) -> MeasuredFoot:
                 f"given foot length {opt.foot_length_mm:g} mm differs from the scan's {length:.0f} mm "
                 "(scan without toes, or wrong units?); measurements use the scan"
             )
-    _require_foot_shape(plantar, path)
-    side_call = detect_side(plantar)
-    side, side_source = side_call.side, "detected"
-    if opt.side not in (None, "auto"):
-        if opt.side not in ("left", "right"):
-            raise ScanError(f"unknown side {opt.side!r} (allowed: auto, left, right)", path)
-        if opt.side != side_call.side and side_call.confidence >= CONFIDENT_SIDE:
+    checks = _capture_checks(vs, scan.faces, plantar, alignment.kind, resolution)
+    side_call = calibrated_side(detect_side(plantar))
+    side, side_source, mirrored = side_call.side, "detected", False
+    if opt.side in ("left", "right"):
+        mirrored = _mirror_needed(opt, side_call)
+        if mirrored:
+            seen = side_call
+            vs = vs * _MIRROR
+            rotation, translation = _MIRROR_M @ alignment.rotation, alignment.translation * _MIRROR
+            alignment = replace(alignment, rotation=rotation, translation=translation)
+            plantar = extract_plantar(vs, scan.faces[:, ::-1], opt.grid_mm, alignment.open_surface)
+            dx = plantar.extent_x[0]  # the heel back at x = 0 again, by the mirrored footprint's points
+            vs, plantar = vs - np.array([dx, 0.0, 0.0]), plantar.shifted_x(-dx)
+            alignment = replace(alignment, translation=alignment.translation - np.array([dx, 0.0, 0.0]))
+            side_call = calibrated_side(detect_side(plantar))
             warnings.append(
-                f"--side {opt.side} disagrees with the geometry, which looks like a {side_call.side} foot "
-                f"(confidence {side_call.confidence:.2f}); using {opt.side}"
+                f"mirrored: the scan shows a {seen.side} foot (confidence {seen.confidence:.2f}); it was "
+                f"mirrored to make the device for the {opt.side} foot (mirror: true)"
             )
         side, side_source = opt.side, "given"
+    elif side_call.confidence < CONFIDENT_SIDE and opt.require_side:
+        raise ScanError(
+            f"cannot tell which foot this is (the geometry leans {side_call.side}, confidence "
+            f"{side_call.confidence:.2f}, below {CONFIDENT_SIDE:g})",
+            hint=Hint("give the side", ("side",)),
+        )
     elif side_call.confidence < CONFIDENT_SIDE:
         warnings.append(
             f"side detection is unsure ({side_call.side}, confidence {side_call.confidence:.2f}): "
-            "check it or pass --side"
+            "check it and give the side (--side, or side: in the prescription)"
         )
     m = measure(plantar, side)
     warnings += _quality_warnings(scan, alignment, plantar, units)
@@ -248,51 +286,81 @@ def _measure_scan(path: str, opt: MeasureOptions) -> MeasuredFoot:
         measurements=m,
         vertices=vs,
         warnings=tuple(warnings),
+        mirrored=mirrored,
+        capture=checks,
     )
 
 
-#: A footprint's length over its widest width: feet are 2.2-3.3 (children ~2.4, narrow adults ~3.2).
-FOOT_ASPECT_LIMITS = (1.5, 4.5)  # 1.5: toeless impressions of wide feet (0.8 L over 0.42 L = 1.9)
-#: A foot's heel is narrower than its ball (about 0.6-0.8 of it); a box or a cylinder is not.
-MAX_HEEL_TO_BALL = 0.95
-#: The heel of every foot reaches the floor it stands on (measured: real and synthetic scans within
-#: 0.3 mm in the rear 3-15 % of the length); an egg or a rounded blob does not.
-HEEL_FLOOR_MAX_MM = 3.0
+_MIRROR = np.array([1.0, -1.0, 1.0])
+_MIRROR_M = np.diag(_MIRROR)
 
 
-def _require_foot_shape(plantar: PlantarSurface, path: str) -> None:
-    """Refuse a scan whose footprint is no foot (a sphere, a box, a cylinder of foot size)."""
-    x, _ = plantar.grid.axes()
-    cols = plantar.footprint.any(axis=1)
-    widths = plantar.footprint.sum(axis=1) * plantar.grid.spacing
-    length = plantar.length_mm
-    width = float(widths.max()) if cols.any() else 0.0
-    aspect = length / width if width > 0 else float("inf")
-    lo, hi = FOOT_ASPECT_LIMITS
-    if not lo <= aspect <= hi:
+def _require_scan_size(size_mm: float, units: Units) -> None:
+    """Refuse a scan whose size in the known units is no foot's (with a leg stub or a box rim)."""
+    lo, hi = EXTENT_RANGE_MM
+    if size_mm > LONG_SCAN_FACTOR * hi:
         raise ScanError(
-            f"footprint is {length:.0f} x {width:.0f} mm (length/width {aspect:.2f}); a foot's is "
-            f"{lo}-{hi}: this does not look like a foot scan",
-            path,
+            f"in {units.name} the scan is {size_mm:.0f} mm long, no foot size ({lo:.0f}-{hi:.0f} mm "
+            "including a leg stub or a box rim)",
+            hint=Hint("check its units, or give the measured foot length if it is unscaled",
+                      ("units", "foot_length_mm")),
         )
-    xs = x[cols]
-    X, _ = plantar.grid.mesh()
-    heel = plantar.footprint & (X >= xs.min() + 0.03 * length) & (X <= xs.min() + 0.15 * length)
-    heel_low = float(np.nanmin(np.where(heel, plantar.height, np.nan))) if heel.any() else np.inf
-    if heel_low > HEEL_FLOOR_MAX_MM:
+    if size_mm > hi:
         raise ScanError(
-            f"the heel does not reach the floor (its lowest point is {heel_low:.0f} mm up, a foot's "
-            f"within {HEEL_FLOOR_MAX_MM:g} mm): this does not look like a foot scan",
-            path,
+            f"in {units.name} the scan is {size_mm:.0f} mm long, longer than a foot with a leg stub or a box "
+            f"rim (at most {hi:.0f} mm; the whole leg?): crop the scan to the foot and ankle",
+            hint=Hint("or check its units", ("units",)),
         )
-    rear = widths[cols][xs <= xs.min() + 0.25 * length].max()
-    front = widths[cols][xs >= xs.min() + 0.55 * length].max()
-    if rear > MAX_HEEL_TO_BALL * front:
+    if size_mm < lo:
         raise ScanError(
-            f"footprint is as wide at the heel ({rear:.0f} mm) as at the ball ({front:.0f} mm); "
-            "a foot narrows to the heel: this does not look like a foot scan",
-            path,
+            f"in {units.name} the scan is {size_mm:.0f} mm long, too small for a foot (at least {lo:.0f} mm)",
+            hint=Hint(
+                "check its units, or give the measured foot length if it is unscaled",
+                ("units", "foot_length_mm"),
+            ),
         )
+
+
+def _capture_checks(
+    vs: np.ndarray, faces: np.ndarray, plantar: PlantarSurface, kind: str, resolution: float
+) -> CaptureChecks:
+    """The checks of :mod:`orthogen.foot.capture`, in the order that gives the clearest message."""
+    heel_to_ball = require_foot_shape(plantar)
+    heel, front, rear_end, front_end = require_whole_foot(vs, faces, plantar, kind)
+    doubled = require_single_surface(vs, faces, plantar)
+    return CaptureChecks(
+        resolution, heel_to_ball, heel, front, rear_end.share, front_end.share, rear_end.line_rms_mm,
+        front_end.line_rms_mm, doubled,
+    )
+
+
+def _mirror_needed(opt: MeasureOptions, call: SideCall) -> bool:
+    """Whether to mirror the scan for the side the user named; raises when the side contradicts the scan.
+
+    A side that contradicts a confident detection is refused unless ``mirror`` asks for a device for
+    the other foot; ``mirror`` on a scan confidently of the named side is refused too (it would make
+    the device for the wrong foot). With an unsure detection the user's word is taken.
+    """
+    named = opt.side_source or f"--side {opt.side}"
+    confident = call.confidence >= CONFIDENT_SIDE
+    how_sure = f"confidence {call.confidence:.2f}"
+    if not opt.mirror:
+        if confident and call.side != opt.side:
+            raise ScanError(
+                f"{named} contradicts the scan: the geometry shows a {call.side} foot ({how_sure}); check "
+                "the scan and the side",
+                hint=Hint(
+                    f"or, to make a mirrored device for the {opt.side} foot from this scan, ask for it",
+                    ("mirror=true",),
+                ),
+            )
+        return False
+    if confident and call.side == opt.side:
+        raise ScanError(
+            f"mirror = true makes the device for the {opt.side} foot from a scan of the other foot, but the "
+            f"scan shows a {call.side} foot already ({how_sure}): remove mirror, or check the side"
+        )
+    return True
 
 
 def _quality_warnings(scan: Scan, alignment: Alignment, plantar: PlantarSurface, units: Units) -> list[str]:
@@ -311,12 +379,12 @@ def _quality_warnings(scan: Scan, alignment: Alignment, plantar: PlantarSurface,
             out.append(
                 "full-foot scan that is not weight-bearing (e.g. phone photogrammetry): its scale is "
                 f"not verified; check the foot length ({plantar.length_mm:.0f} mm) against a tracing "
-                "or pass --foot-length"
+                "or give the measured one (--foot-length, or foot_length_mm)"
             )
     if alignment.kind == "impression":
         out.append(
             "impression: toes are often not pressed into the foam; if the foot length is short, "
-            "pass --foot-length for the insole outline"
+            "give the measured one for the insole outline (--foot-length, or foot_length_mm)"
         )
     rough = roughness_mm(plantar)
     if rough > NOISY_RMS_MM:

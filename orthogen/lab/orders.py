@@ -29,13 +29,18 @@ COLUMNS = (
     "order_id", "patient_ref", "left_scan", "right_scan", "prescription",
     "overrides", "quantity", "formats", "notes", "assessment",
 )
+#: Columns every order file must have (and one of the scan columns).
+REQUIRED_COLUMNS = ("order_id", "patient_ref", "prescription")
 SIDES = ("left", "right")
 FORMATS = ("stl", "3mf")
 MAX_ID_CHARS = 64
+#: An id becomes a folder and file names (``<id>_report.html``, ``.<id>.tmp-<pid>``): file systems
+#: allow 255 bytes per name, so ids are limited in UTF-8 bytes too (an emoji takes 4).
+MAX_ID_BYTES = 128
 MAX_QUANTITY = 100
 ID_RULES = (
-    f"1 to {MAX_ID_CHARS} characters, not starting with '.', without '/', '\\', '..', ':', "
-    "control characters or <>\"|?*"
+    f"1 to {MAX_ID_CHARS} characters and at most {MAX_ID_BYTES} bytes in UTF-8, not starting with '.', "
+    "without '/', '\\', '..', ':', control or invisible formatting characters or <>\"|?*, in Unicode NFC form"
 )
 _RESERVED_IDS = {"summary.csv", "summary.json", "con", "prn", "aux", "nul"} | {
     f"{p}{i}" for p in ("com", "lpt") for i in range(1, 10)
@@ -87,8 +92,22 @@ def order_id_problem(order_id: Any) -> str | None:
     why = None
     if len(order_id) > MAX_ID_CHARS:
         why = f"is {len(order_id)} characters long"
+    elif len(order_id.encode("utf-8")) > MAX_ID_BYTES:
+        n = len(order_id.encode("utf-8"))
+        why = f"is {n} bytes long in UTF-8 (too long for a folder and file name with its suffixes)"
     elif any(unicodedata.category(c) == "Cc" for c in order_id):
         why = "contains a control character"
+    elif any(unicodedata.category(c) in ("Cf", "Co", "Cs", "Cn", "Zl", "Zp") for c in order_id):
+        bad = next(c for c in order_id if unicodedata.category(c) in ("Cf", "Co", "Cs", "Cn", "Zl", "Zp"))
+        why = (
+            f"contains the invisible character U+{ord(bad):04X} ({unicodedata.name(bad, 'unnamed')}), so two "
+            "ids that look the same could name different folders"
+        )
+    elif unicodedata.normalize("NFC", order_id) != order_id:
+        why = (
+            "is not in Unicode NFC form (decomposed accents, as some file systems write them), so it could "
+            "look the same as another id and name a different folder; type it again"
+        )
     elif "/" in order_id or "\\" in order_id or os.path.isabs(order_id):
         why = "contains a path separator and could escape the output folder"
     elif ".." in order_id:
@@ -227,8 +246,36 @@ def _norm_key(key: Any) -> str:
     return re.sub(r"[\s-]+", "_", str(key).strip()).lower()
 
 
+def _duplicate_columns(names: list[str], shown: list[str]) -> str | None:
+    """"column 'left_scan' is given twice ('left_scan', 'Left Scan')", or None."""
+    seen: dict[str, list[str]] = {}
+    for norm, raw in zip(names, shown, strict=True):
+        if norm:
+            seen.setdefault(norm, []).append(raw)
+    twice = {k: v for k, v in seen.items() if len(v) > 1}
+    if not twice:
+        return None
+    key, raws = next(iter(twice.items()))
+    return (
+        f"column {key!r} is given {len(raws)} times ({', '.join(map(repr, raws))}); each column once, "
+        "or it is unclear which value counts"
+    )
+
+
+def _missing_columns(columns: set[str]) -> str | None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if not ({"left_scan", "right_scan"} & columns):
+        missing.append("left_scan or right_scan")
+    if not missing:
+        return None
+    what, verb = ("column", "is") if len(missing) == 1 else ("columns", "are")
+    return f"{what} {', '.join(missing)} {verb} missing (columns: {', '.join(COLUMNS)})"
+
+
 def _csv_records(path: Path, text: str) -> list[tuple[str, dict]]:
-    reader = csv.reader(text.splitlines(keepends=True))
+    import io
+
+    reader = csv.reader(io.StringIO(text, newline=""))  # the csv module's own line ends: not U+2028
     header: list[str] | None = None
     out: list[tuple[str, dict]] = []
     try:
@@ -241,10 +288,12 @@ def _csv_records(path: Path, text: str) -> list[tuple[str, dict]]:
                 if unknown:
                     problem = "; ".join(map(_column_problem, unknown))
                     raise PrescriptionError(f"line {reader.line_num}: {problem}", path)
-                if "order_id" not in header or not ({"left_scan", "right_scan"} & set(header)):
-                    raise PrescriptionError(
-                        "the header must name at least order_id and left_scan or right_scan "
-                        f"(columns: {', '.join(COLUMNS)})", path)
+                twice = _duplicate_columns(header, [c.strip() for c in cells])
+                if twice:
+                    raise PrescriptionError(f"line {reader.line_num}: {twice}", path)
+                missing = _missing_columns(set(header))
+                if missing:
+                    raise PrescriptionError(missing, path)
                 continue
             rec = dict(zip(header, cells, strict=False))
             if len(cells) > len(header) and any(c.strip() for c in cells[len(header):]):
@@ -270,11 +319,17 @@ def _json_records(path: Path, text: str) -> list[tuple[str, dict]]:
         if not isinstance(item, dict):
             out.append((f"order #{i}", {"_extra": f"is a {type(item).__name__}, not an object of columns"}))
             continue
-        rec = {_norm_key(k): v for k, v in item.items()}
+        names = [_norm_key(k) for k in item]
+        rec = dict(zip(names, item.values(), strict=True))
         unknown = [k for k in rec if k not in COLUMNS]
-        if unknown:
-            rec["_extra"] = "; ".join(map(_column_problem, unknown))
+        twice = _duplicate_columns(names, [str(k) for k in item])
+        extra = [*map(_column_problem, unknown), *([twice.replace("column", "key", 1)] if twice else [])]
+        if extra:
+            rec["_extra"] = "; ".join(extra)
         out.append((f"order #{i}", rec))
+    missing = _missing_columns({k for _, rec in out for k in rec}) if out else None
+    if missing:
+        raise PrescriptionError(f"{missing.replace('column', 'key', 1)} in every order", path)
     return out
 
 
@@ -305,14 +360,19 @@ def parse_orders(path: str | Path) -> list[Order]:
     return _mark_duplicates(orders)
 
 
+def _id_key(order_id: str) -> str:
+    """Ids that look alike (case, compatibility forms) share a key: they would share a folder."""
+    return unicodedata.normalize("NFKC", order_id).casefold()
+
+
 def _mark_duplicates(orders: list[Order]) -> list[Order]:
     rows: dict[str, list[str]] = {}
     for o in orders:
         if not order_id_problem(o.order_id):
-            rows.setdefault(o.order_id.casefold(), []).append(o.row)
+            rows.setdefault(_id_key(o.order_id), []).append(o.row)
     out = []
     for o in orders:
-        same = rows.get(o.order_id.casefold(), [])
+        same = rows.get(_id_key(o.order_id), []) if isinstance(o.order_id, str) else []
         if len(same) > 1:
             msg = (f"order_id {o.order_id!r} is used by more than one order ({', '.join(same)}): "
                    "each order needs its own id")
@@ -326,19 +386,36 @@ def order_prescriptions(order: Order) -> tuple[dict, list[str]]:
 
     Raises PrescriptionError with one line naming the prescription file or "overrides".
     """
+    from orthogen.rx.files import read_prescription_file
+
     rxs, errors, warnings = {}, {}, []
+    file_side = None
+    if order.prescription is not None:
+        try:
+            file_side = read_prescription_file(order.prescription).get("side")
+        except PrescriptionError:
+            pass  # reported by load_prescription below
     for side in order.scans:
+        if file_side in SIDES and file_side != side:
+            errors[side] = (
+                f"prescription {order.prescription}: side: {file_side} contradicts the {_SCAN_COLUMNS[side]} "
+                f"column (use side: auto in a prescription for orders; the column names the side)"
+            )
+            continue
         try:
             rxs[side] = _side_prescription(order, side)[0]
         except PrescriptionError as err:
             src = f"prescription {err.path or ''}".strip()
-            if err.path == "--set":
+            if err.path in ("--set", "overrides"):
                 src = "overrides"
             elif err.path == "assessment":  # an inline assessment (JSON orders)
                 src = "assessment"
             elif err.path is not None and err.path == order.assessment:
                 src = f"assessment {err.path}"
-            errors[side] = f"{src}: {err.problem.replace('--set: ', 'overrides: ')}"
+            text = err.message("batch")
+            if err.path and text.startswith(f"{err.path}: "):
+                text = text[len(err.path) + 2 :]
+            errors[side] = f"{src}: {text.replace('--set: ', 'overrides: ')}"
     if errors:
         msgs = list(errors.values())
         text = msgs[0] if len(set(msgs)) == 1 else "; ".join(f"{s} side: {m}" for s, m in errors.items())
@@ -383,10 +460,14 @@ def check_order(order: Order) -> tuple[list[str], list[str]]:
         elif not p.is_file():
             problems.append(f"{col} = {scan!r}: file not found")
     if (order.prescription is not None or order.assessment is not None) and order.scans:
+        from orthogen.rx.pair import check_pair
+
         try:
-            warnings += order_prescriptions(order)[1]
+            rxs, rx_warnings = order_prescriptions(order)
+            check_pair(rxs, order.prescription)
+            warnings += rx_warnings
         except OrthogenError as err:
-            problems.append(str(err))
+            problems.append(err.message("batch"))
     return problems, warnings
 
 

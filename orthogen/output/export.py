@@ -39,6 +39,57 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
+def check_writable(folder: str | Path) -> Path:
+    """Create ``folder`` if needed and prove a file can be made in it (before any work is done).
+
+    Raises OSError (the caller words it: :func:`orthogen.errors.output_error`).
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, probe = tempfile.mkstemp(prefix=".orthogen-write-test.", suffix=".part", dir=folder)
+    os.close(fd)
+    os.unlink(probe)
+    return folder
+
+
+def write_file_set(
+    folder: str | Path, files: dict[str, Callable[[Path], None]], last: tuple[str, ...] = ()
+) -> list[Path]:
+    """Write a set of files so that either all of them appear under their names or none does.
+
+    Every ``files[name](tmp_path)`` writes a temporary ``.<name>.*.part`` file in ``folder``; only
+    when all are written are they renamed into place, the names in ``last`` (the device) last. A
+    failure removes the temporary files and any file of the set already renamed, then re-raises.
+    A folder standing where a file should go is refused before anything is written.
+    """
+    folder = Path(folder)
+    for name in files:
+        if (folder / name).is_dir():
+            raise IsADirectoryError(21, "a folder is in the way of a file", str(folder / name))
+    umask = os.umask(0)
+    os.umask(umask)
+    temps: dict[str, str] = {}
+    done: list[Path] = []
+    order = [n for n in files if n not in last] + [n for n in last if n in files]
+    try:
+        for name in order:
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
+            os.close(fd)
+            temps[name] = tmp
+            files[name](Path(tmp))
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs are ordinary files
+        for name in order:
+            os.replace(temps.pop(name), folder / name)
+            done.append(folder / name)
+    except BaseException:
+        for tmp in temps.values():
+            Path(tmp).unlink(missing_ok=True)
+        for path in done:
+            path.unlink(missing_ok=True)
+        raise
+    return done
+
+
 def stl_bytes(vertices: np.ndarray, faces: np.ndarray) -> bytes:
     """Binary STL of a triangle mesh (float32, mm), with unit facet normals."""
     tri = np.asarray(vertices, np.float64)[np.asarray(faces)]

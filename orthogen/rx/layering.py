@@ -90,14 +90,16 @@ def _merge(dst: dict, src: Mapping, source: str, origins: dict[tuple, str], pref
             _mark_origins(origins, path, value, source)
 
 
-def _set_override(dst: dict, keys: tuple[str, ...], value: Any, origins: dict[tuple, str]) -> None:
+def _set_override(
+    dst: dict, keys: tuple[str, ...], value: Any, origins: dict[tuple, str], source: str = OVERRIDE_SOURCE
+) -> None:
     node = dst
     for depth, key in enumerate(keys[:-1]):
         if not isinstance(node.get(key), dict):
             node[key] = {}  # an accommodation that is not present is created with defaults
-        origins[keys[: depth + 1]] = OVERRIDE_SOURCE
+        origins[keys[: depth + 1]] = source
         node = node[key]
     _drop_origins(origins, keys)
     node[keys[-1]] = value
-    _mark_origins(origins, keys, value, OVERRIDE_SOURCE)
+    _mark_origins(origins, keys, value, source)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from orthogen.errors import PrescriptionError
+from orthogen.errors import Hint, PrescriptionError
 from orthogen.rx import templates as templates_io
 from orthogen.rx.files import read_prescription_file
 from orthogen.rx.layering import OVERRIDE_SOURCE, _merge, _set_override, parse_overrides
@@ -45,6 +45,18 @@ def _raise_problems(problems: list[tuple[str, str]], main_source: str) -> None:
     )
 
 
+def _refuse_template_file(data: Mapping[str, Any], path: str | Path) -> None:
+    """A device template (``name``, ``description``, ``defaults``) given where a prescription goes."""
+    if isinstance(data.get("defaults"), Mapping) and "name" in data and "template" not in data:
+        name = str(data["name"])
+        raise PrescriptionError(
+            f"this is a device template ({name}), not a prescription: to use it, write template: {name} "
+            "in a prescription",
+            path,
+            Hint("or select it", (f"template={name}",)),
+        )
+
+
 def validate_prescription(
     data: Mapping[str, Any],
     source: str | Path | None = None,
@@ -63,24 +75,28 @@ def load_prescription(
     path: str | Path | None = None,
     overrides: Iterable[str] = (),
     templates_dir: str | Path | None = None,
+    override_source: str = OVERRIDE_SOURCE,
 ) -> Prescription:
     """Load a prescription: built-in defaults < template defaults < file ``path`` < ``--set`` overrides.
 
     ``path`` is a .yaml/.yml/.toml file or None (defaults only).  ``overrides`` are ``key=value``
     strings; dotted keys reach nested objects (``met_pad.height_mm=6``) and create an absent
     accommodation with its defaults.  ``templates_dir`` defaults to ``templates_io.templates_dir()``.
-    All problems raise one PrescriptionError naming the file (or "--set").
+    All problems raise one PrescriptionError naming the file (or ``override_source``: "--set" on the
+    command line, "overrides" in an order file).
     """
     directory = templates_io.templates_dir() if templates_dir is None else Path(templates_dir)
     file_source = None if path is None else str(path)
-    main_source = file_source or OVERRIDE_SOURCE
+    main_source = file_source or override_source
     problems: list[tuple[str, str]] = []
 
     file_data = {} if path is None else read_prescription_file(path)
+    if path is not None:
+        _refuse_template_file(file_data, path)
     if isinstance(overrides, str):
         overrides = [overrides]
     items, override_problems = parse_overrides(list(overrides))
-    problems.extend((OVERRIDE_SOURCE, message) for message in override_problems)
+    problems.extend((override_source, message) for message in override_problems)
 
     # which template: an override beats the file, the file beats the built-in default
     template_name: Any = Prescription.model_fields["template"].default
@@ -89,7 +105,7 @@ def load_prescription(
         template_name, template_source = file_data["template"], main_source
     for keys, value in items:
         if keys == ("template",):
-            template_name, template_source = value, OVERRIDE_SOURCE
+            template_name, template_source = value, override_source
     template_defaults: dict = {}
     template_file = "template"
     if isinstance(template_name, str):
@@ -105,9 +121,9 @@ def load_prescription(
     if file_source is not None:
         _merge(merged, file_data, file_source, origins)
     for keys, value in items:
-        _set_override(merged, keys, value, origins)
+        _set_override(merged, keys, value, origins, override_source)
 
-    rank = {template_file: 0, OVERRIDE_SOURCE: 2}
+    rank = {template_file: 0, override_source: 2}
     if file_source is not None:
         rank[file_source] = 1
     try:

@@ -169,7 +169,33 @@ def _validate(
     faces = faces[keep] if dropped else faces
     if not _any_area(vertices, faces):
         raise ScanError(f"has no faces with area (all {len(keep):,} faces are degenerate)", p)
+    share = sliver_share(vertices, faces)
+    if share > MAX_SLIVER_SHARE:
+        raise ScanError(
+            f"{share:.0%} of its {len(faces):,} faces are slivers (needle-thin triangles with almost no "
+            "area): the file is damaged or is not a surface scan",
+            p,
+        )
     return vertices, faces, dropped
+
+
+#: A triangle whose area is below this fraction of an equilateral one's with the same edge lengths
+#: is a sliver; real scans have 0-2 % slivers, a mesh made of them is damaged.
+SLIVER_QUALITY = 1e-3
+MAX_SLIVER_SHARE = 0.5
+
+
+def sliver_share(vertices: np.ndarray, faces: np.ndarray, chunk: int = 1 << 18) -> float:
+    """Share of faces whose quality 4 sqrt(3) area / (sum of squared edges) is below SLIVER_QUALITY."""
+    bad = 0
+    for start in range(0, len(faces), chunk):
+        tri = vertices[faces[start : start + chunk]]
+        e = tri[:, [1, 2, 0]] - tri
+        area2 = np.linalg.norm(np.cross(e[:, 0], -e[:, 2]), axis=1)  # twice the area
+        edges = (e * e).sum(axis=(1, 2))
+        quality = np.divide(2.0 * np.sqrt(3.0) * area2, edges, out=np.zeros_like(edges), where=edges > 0)
+        bad += int((quality < SLIVER_QUALITY).sum())
+    return bad / max(1, len(faces))
 
 
 def _any_area(vertices: np.ndarray, faces: np.ndarray) -> bool:

@@ -47,6 +47,8 @@ def read_obj(path: str | Path, check_faces: Callable[[int], None] | None = None)
         raise ScanError("contains binary data, not a text OBJ file", path)
     text = data.decode("utf-8", errors="replace").replace("\\\r\n", " ").replace("\\\n", " ")
     lines = text.splitlines()
+    if "#" in text:  # a comment runs to the end of its line, also after a vertex or a face
+        lines = [line.split("#", 1)[0] if "#" in line else line for line in lines]
     if text[:1] in (" ", "\t") or "\n " in text or "\n\t" in text:
         lines = [line.lstrip() for line in lines]
     v_rows = [line[2:] for line in lines if line[:2] in _V_HEADS]
@@ -75,11 +77,15 @@ def read_obj(path: str | Path, check_faces: Callable[[int], None] | None = None)
         raise ScanError("face corner without a vertex index (e.g. '/1/1' or '//1')", path)
     corners = _SLASH_RE.sub("", joined)
     index = _numbers(corners, int(sizes.sum()), np.int64, "face index", path)
+    if np.any(index == 0):
+        raise ScanError(
+            "face index 0: OBJ vertex indices start at 1 (was the file written counting from 0?)", path
+        )
     if np.any(index < 0):  # relative to the vertices defined so far
         is_v = np.array([line[:1] == "v" for line in lines if line[:2] in _V_HEADS + _F_HEADS], dtype=bool)
         seen = np.repeat(np.cumsum(is_v)[~is_v], sizes)
         index = np.where(index < 0, seen + index + 1, index)
-    # OBJ is 1-based; an index 0 (or too negative) becomes < 0, which load_scan reports.
+    # OBJ is 1-based; a too negative index becomes < 0, which load_scan reports.
     faces = fan_triangulate(index - 1, sizes)
     meta = {"polygons": len(sizes), "non_triangles": int((sizes != 3).sum())}
     return {"vertices": vertices, "faces": faces, "meta": meta}

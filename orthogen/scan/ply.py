@@ -48,6 +48,10 @@ class _Element:
     props: list[_Prop] = field(default_factory=list)
 
 
+#: Bytes after the declared binary data that are tolerated (a stray newline from an exporter).
+_TRAILING_SLACK = 2
+
+
 class _Truncated(Exception):
     """The data end before the element counts in the header say they should."""
 
@@ -96,6 +100,14 @@ def read_ply(path: str | Path, check_faces: Callable[[int], None] | None = None)
         raise ScanError(f"truncated PLY: the header declares {counts} but the data end early", path) from None
     except _BadLength:
         raise ScanError("corrupt PLY: a list has a negative or non-integer length", path) from None
+    extra = data.pop("_trailing", 0)
+    if extra and _wanted(elements) == elements:
+        unit = "bytes" if fmt != "ascii" else "values"
+        raise ScanError(
+            f"damaged PLY: {extra:,} {unit} follow the data its header declares ({counts}); the header's "
+            "counts are wrong (a damaged or badly edited file): export the scan again",
+            path,
+        )
 
     vert = data.get("vertex")
     if vert is None:
@@ -185,6 +197,8 @@ def _read_binary(body: bytes, elements: list[_Element], order: str) -> dict:
     for el in _wanted(elements):
         cols, offset = _binary_element(body, offset, el, order)
         out[el.name] = cols
+    if len(body) - offset > _TRAILING_SLACK and body[offset:].strip():
+        out["_trailing"] = len(body) - offset  # type: ignore[assignment]
     return out
 
 
@@ -276,6 +290,8 @@ def _read_ascii(body: bytes, elements: list[_Element], path: Path) -> dict:
     for el in _wanted(elements):
         cols, pos = _ascii_element(tokens, pos, el, path)
         out[el.name] = cols
+    if len(tokens) > pos:
+        out["_trailing"] = len(tokens) - pos  # type: ignore[assignment]
     return out
 
 

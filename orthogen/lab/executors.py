@@ -1,0 +1,184 @@
+"""Where a batch's orders run: a small registry of executors (``local`` process pool, ``dask`` cluster).
+
+An executor takes the order specs and a ``done(result)`` callback and calls it once per spec with the
+plain dict :func:`orthogen.lab.order_job.run_order` returns. Ctrl-C (KeyboardInterrupt) stops
+submitting, stops the workers and propagates; the batch then writes the summary so far.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from orthogen.errors import OrthogenError
+from orthogen.lab.order_job import run_order
+from orthogen.lab.summary import status_result
+
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+CRASH_REASON = "the worker process died while designing this order (killed, or out of memory)"
+
+Done = Callable[[dict], None]
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+@contextmanager
+def one_thread_env() -> Iterator[None]:
+    """Cap numeric-library threads at one (for the worker processes started inside)."""
+    old = {k: os.environ.get(k) for k in THREAD_VARS}
+    os.environ.update(dict.fromkeys(THREAD_VARS, "1"))
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _parent_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _init_worker(parent_pid: int) -> None:
+    """Worker initializer: one numeric thread, Ctrl-C left to the batch process, and exit as soon as
+    the batch process is gone."""
+    import signal
+
+    os.environ.update(dict.fromkeys(THREAD_VARS, "1"))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ppid = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != ppid or not _parent_alive(parent_pid):
+                os._exit(3)
+
+    threading.Thread(target=watch, name="orthogen-parent-watch", daemon=True).start()
+
+
+def _stop_workers(pool) -> None:
+    """Ctrl-C: cancel what has not started and end the running workers now (their orders stay in
+    marked temporary folders, which the next run removes)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())  # taken before shutdown clears it
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        try:
+            proc.terminate()
+        except (OSError, AttributeError):
+            pass
+
+
+def run_local(specs: list[dict], done: Done, *, workers: int = 1, scheduler: str | None = None) -> None:
+    """Run the specs in a process pool; a crashed worker's orders are retried alone, then failed."""
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+    queue, suspects, crashes = deque(specs), deque(), {}
+    inflight: dict = {}
+    pool = None
+    try:
+        with one_thread_env():
+            while queue or suspects or inflight:
+                if pool is None:
+                    pool = ProcessPoolExecutor(
+                        workers, mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(),)
+                    )
+                while suspects and not inflight:  # a suspect of a crash runs alone
+                    spec = suspects.popleft()
+                    inflight[pool.submit(run_order, spec)] = spec
+                while not suspects and queue and len(inflight) < workers:
+                    spec = queue.popleft()
+                    inflight[pool.submit(run_order, spec)] = spec
+                wait(inflight, return_when=FIRST_COMPLETED)
+                broken = []
+                for fut, spec in list(inflight.items()):
+                    if not fut.done():
+                        continue
+                    del inflight[fut]
+                    try:
+                        done(fut.result())
+                    except BrokenProcessPool:
+                        broken.append(spec)
+                    except Exception as err:  # e.g. a result that cannot be pickled
+                        reason = f"internal error: {type(err).__name__}: {err}"
+                        done(status_result(spec["order"], "failed", reason))
+                if broken:
+                    broken += inflight.values()
+                    inflight.clear()
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    pool = None
+                    for spec in broken:
+                        key = id(spec)
+                        crashes[key] = crashes.get(key, 0) + 1
+                        if crashes[key] >= 2:
+                            done(status_result(spec["order"], "failed", CRASH_REASON))
+                        else:
+                            suspects.append(spec)
+    except KeyboardInterrupt:
+        if pool is not None:
+            _stop_workers(pool)
+            pool = None
+        raise
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def run_dask(specs: list[dict], done: Done, *, workers: int = 1, scheduler: str | None = None) -> None:
+    """Send the specs to an existing dask.distributed scheduler."""
+    if not scheduler:
+        raise OrthogenError("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
+    try:
+        from dask.distributed import Client, as_completed
+    except ImportError:
+        raise OrthogenError("--executor dask needs dask.distributed (pip install 'orthogen[dask]')") from None
+    try:
+        client = Client(scheduler, timeout="10s", set_as_default=False)
+    except Exception as err:
+        raise OrthogenError(f"cannot reach the dask scheduler at {scheduler}: {_one_line(err)}") from None
+    with client:
+        stamp = f"{os.getpid()}-{time.time_ns()}"
+        futures = {
+            client.submit(run_order, spec, pure=False, key=f"orthogen-order-{i}-{stamp}"): spec
+            for i, spec in enumerate(specs)
+        }
+        try:
+            for fut in as_completed(futures, loop=client.loop):
+                try:
+                    result = fut.result()
+                except Exception as err:
+                    reason = f"dask worker failed: {type(err).__name__}: {err}"
+                    result = status_result(futures[fut]["order"], "failed", reason)
+                done(result)
+        except KeyboardInterrupt:
+            client.cancel(list(futures))
+            raise
+
+
+#: The executors by name: ``--executor NAME`` (one line each to add another).
+EXECUTORS: dict[str, Callable[..., None]] = {"local": run_local, "dask": run_dask}
+
+
+def get_executor(name: str) -> Callable[..., None]:
+    """The executor called ``name``; OrthogenError for an unknown one."""
+    try:
+        return EXECUTORS[name]
+    except KeyError:
+        raise OrthogenError(f"unknown executor {name!r} (allowed: {', '.join(EXECUTORS)})") from None
