@@ -146,7 +146,7 @@ def test_design_reads_an_assessment_section_of_a_prescription(tmp_path):
 
 
 def test_validate_and_orders_with_an_assessment_column(tmp_path, synth_foot):
-    from orthogen.lab.batch import _render_html
+    from orthogen.lab.order_job import _render_html
     from orthogen.lab.orders import check_orders, order_prescriptions, order_why
 
     orders = tmp_path / "orders.csv"

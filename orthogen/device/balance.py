@@ -172,8 +172,8 @@ def twist(grid: Grid, regions: Regions, balance: Balance, lift_only: bool = Fals
     lam = regions.forefoot_weight(X, Y)
     s = s_rear * (1.0 - lam) + s_fore * lam
     shear = regions.medial_offset(X, Y) * s
-    if lift_only:
-        shear = shear + np.abs(s) * LIFT_PIVOT_MM
+    if lift_only:  # one lift everywhere, so the heel's height over the ball does not change
+        shear = shear + max(abs(s_rear), abs(s_fore)) * LIFT_PIVOT_MM
     return shear
 
 

@@ -173,8 +173,8 @@ class Regions:
         return smoothstep((np.asarray(x, float) - x0) / (x1 - x0))
 
     def toe_weight(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """0 up to the met-head line, 1 from the sulcus line on (the toe zone)."""
-        x0 = self.met_line_x(y)
+        """0 up to the met heads (their parabola), 1 from the sulcus line on (the toe zone)."""
+        x0 = self.met_arc_x(y)
         x1 = np.maximum(self.sulcus_x(y), x0 + 8.0)
         return smoothstep((np.asarray(x, float) - x0) / (x1 - x0))
 

@@ -317,7 +317,7 @@ def check_intent(
     hc = regions.heel_centre
     if pocket is not None:
         hc = (hc[0], hc[1] - ms * (pocket.radius_mm + 4.0 + abs(pocket.medial_offset_mm)))
-    ball = regions.ball_centre
+    ball = regions.met_heads[2]  # the 3rd met head, on the centre line, where the forefoot bears
     device_rise = (_at(top, grid, hc) - _at(footbed, grid, hc)) - (
         _at(top, grid, ball) - _at(footbed, grid, ball)
     )
@@ -338,7 +338,7 @@ def check_intent(
             )
         )
     # under the met heads
-    mids = [regions.met_head_1, regions.ball_centre, regions.met_head_5]
+    mids = [regions.met_head_1, regions.met_heads[2], regions.met_head_5]
     if not short:
         t_heads = max(_at(np.nan_to_num(thick, nan=0.0), grid, p) for p in mids)
         plain = (

@@ -264,6 +264,8 @@ def _duplicate_columns(names: list[str], shown: list[str]) -> str | None:
 
 def _missing_columns(columns: set[str]) -> str | None:
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if "prescription" in missing and "assessment" in columns:  # the prescription is derived from it
+        missing.remove("prescription")
     if not ({"left_scan", "right_scan"} & columns):
         missing.append("left_scan or right_scan")
     if not missing:
