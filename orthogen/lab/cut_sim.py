@@ -1,0 +1,238 @@
+"""Cut simulation: sweep the tools along the G-code read back over a height field of the blank.
+
+The blank is a grid of columns (cell ``cell_mm``, blank frame: z = 0 on top, -T at the bottom); each
+move lowers the columns under the tool's swept volume to the exact lower envelope of that volume
+(a disk for a flat mill, a capsule for a ball mill, moved along a straight segment). Rapids that
+would cut are counted as collisions. The result is compared with the design's top surface:
+
+* deviation = simulated height minus design height, times the cosine of the design's slope (the
+  distance along the surface normal, so a steep wall is not charged for the tool's vertical reach);
+* *reached* cells are those a ball of the finishing radius can touch from above (the design equals
+  its morphological closing with that ball); features narrower than the ball are reported apart;
+* positive deviation is material left (scallops), negative is a gouge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+from shapely import contains_xy
+from shapely.ops import unary_union
+
+from orthogen.foot.heightmap import Grid, envelopes
+from orthogen.lab.gcode_read import Program
+
+#: Deviation allowed over the scallop target where the finishing tool reaches (mm).
+LEFTOVER_MARGIN_MM = 0.1
+#: Deepest cut below the design allowed anywhere (mm).
+GOUGE_LIMIT_MM = 0.05
+#: A cell is reached when the ball's closing lies within this of the design (mm).
+REACH_TOL_MM = 0.02
+#: Most candidate cells evaluated in one vectorised batch.
+_BATCH = 3_000_000
+
+
+@dataclass(frozen=True)
+class CutResult:
+    """Simulated surface and its comparison with the design (blank frame, mm)."""
+
+    grid: Grid
+    surface: np.ndarray
+    design: np.ndarray
+    inside: np.ndarray
+    reached: np.ndarray
+    deviation: np.ndarray
+    stats: dict
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.stats["within_tolerance"])
+
+
+def blank_grid(size: tuple[float, float, float], cell: float) -> Grid:
+    nx, ny = int(np.ceil(size[0] / cell)), int(np.ceil(size[1] / cell))
+    return Grid((cell / 2, cell / 2), cell, (nx, ny))
+
+
+def _candidates(a: np.ndarray, b: np.ndarray, r: float, grid: Grid):
+    """(segment index, flat cell index, cell x, cell y) for every cell in each segment's tool box."""
+    nx, ny = grid.shape
+    lo_xy = (np.minimum(a[:, :2], b[:, :2]) - r - np.asarray(grid.origin)) / grid.spacing
+    hi_xy = (np.maximum(a[:, :2], b[:, :2]) + r - np.asarray(grid.origin)) / grid.spacing
+    lo = np.clip(np.ceil(lo_xy), 0, [nx, ny]).astype(np.int64)
+    hi = np.clip(np.floor(hi_xy), -1, [nx - 1, ny - 1]).astype(np.int64)
+    span = np.maximum(hi - lo + 1, 0)
+    count = span[:, 0] * span[:, 1]
+    total = int(count.sum())
+    seg = np.repeat(np.arange(len(a)), count)
+    k = np.arange(total) - np.repeat(np.cumsum(count) - count, count)
+    ci = lo[seg, 0] + k // np.maximum(span[seg, 1], 1)
+    cj = lo[seg, 1] + k % np.maximum(span[seg, 1], 1)
+    return seg, ci * ny + cj, grid.origin[0] + ci * grid.spacing, grid.origin[1] + cj * grid.spacing
+
+
+def _ball_envelope(a, b, r, px, py):
+    """Lowest z of a ball-end tool (tip a → b, radius r) above points (px, py); inf where untouched.
+
+    The swept ball is a capsule: the lower surface of its end spheres and of the cylinder between.
+    """
+    r2 = r * r
+    ax, ay, az = a[:, 0], a[:, 1], a[:, 2] + r  # sphere centres
+    bx, by, bz = b[:, 0], b[:, 1], b[:, 2] + r
+    wx, wy = px - ax, py - ay
+    d2a = wx * wx + wy * wy
+    out = np.where(d2a <= r2, az - np.sqrt(np.maximum(r2 - d2a, 0.0)), np.inf)
+    ex, ey = px - bx, py - by
+    d2b = ex * ex + ey * ey
+    out = np.minimum(out, np.where(d2b <= r2, bz - np.sqrt(np.maximum(r2 - d2b, 0.0)), np.inf))
+    dx, dy, dz = bx - ax, by - ay, bz - az
+    length = np.sqrt(dx * dx + dy * dy + dz * dz)
+    inv = 1.0 / np.maximum(length, 1e-12)
+    ux, uy, uz = dx * inv, dy * inv, dz * inv
+    a2 = 1.0 - uz * uz
+    k = wx * ux + wy * uy
+    disc = (k * uz) ** 2 - a2 * (d2a - k * k - r2)
+    s = (k * uz - np.sqrt(np.maximum(disc, 0.0))) / np.maximum(a2, 1e-12)
+    t = (k + s * uz) * inv
+    ok = (a2 > 1e-9) & (disc >= 0) & (t >= 0.0) & (t <= 1.0)
+    return np.minimum(out, np.where(ok, az + s, np.inf))
+
+
+def _flat_envelope(a, b, r, px, py):
+    """Lowest z of a flat end mill's bottom disk (tip a → b, radius r) above (px, py); inf if none."""
+    d = b[:, :2] - a[:, :2]
+    wx, wy = px - a[:, 0], py - a[:, 1]
+    dd = d[:, 0] ** 2 + d[:, 1] ** 2
+    wd = wx * d[:, 0] + wy * d[:, 1]
+    ww = wx * wx + wy * wy
+    moving = dd > 1e-12
+    disc = wd * wd - dd * (ww - r * r)
+    root = np.sqrt(np.maximum(disc, 0.0))
+    safe_dd = np.where(moving, dd, 1.0)
+    t0 = np.where(moving, (wd - root) / safe_dd, 0.0)
+    t1 = np.where(moving, (wd + root) / safe_dd, 1.0)
+    ok = np.where(moving, (disc >= 0) & (t1 >= 0) & (t0 <= 1), ww <= r * r)
+    t0, t1 = np.clip(t0, 0, 1), np.clip(t1, 0, 1)
+    dz = b[:, 2] - a[:, 2]
+    z = np.minimum(a[:, 2] + t0 * dz, a[:, 2] + t1 * dz)
+    return np.where(ok, z, np.inf)
+
+
+def swept_cells(a: np.ndarray, b: np.ndarray, kind: str, r: float, grid: Grid):
+    """Yield (flat cell index, lowest tool z) batches for tool moves a[i] → b[i] (tip, blank frame)."""
+    env = _ball_envelope if kind == "ball" else _flat_envelope
+    area = (np.abs(b[:, 0] - a[:, 0]) + 2 * r) * (np.abs(b[:, 1] - a[:, 1]) + 2 * r) / grid.spacing**2
+    group = (np.cumsum(area) // _BATCH).astype(np.int64)
+    for idx in np.split(np.arange(len(a)), np.flatnonzero(np.diff(group)) + 1):
+        seg, flat, px, py = _candidates(a[idx], b[idx], r, grid)
+        z = env(a[idx][seg], b[idx][seg], r, px, py)
+        hit = np.isfinite(z)
+        yield flat[hit], z[hit]
+
+
+def simulate(program: Program, tools: dict[int, tuple[str, float]], size: tuple[float, float, float],
+             cell: float) -> tuple[Grid, np.ndarray, dict]:
+    """Cut the blank ``size`` with ``program``; ``tools`` maps a T number to (kind, radius).
+
+    Returns the grid, the final heights (blank frame) and counts: rapid moves that cut material
+    (and how deep), feed moves with no tool or a stopped spindle.
+    """
+    grid = blank_grid(size, cell)
+    stock = np.zeros(grid.shape[0] * grid.shape[1])
+    known = np.all(np.isfinite(program.start), axis=1) & np.all(np.isfinite(program.end), axis=1)
+    key = np.where(program.rapid, -1, 1) * (program.tool + 1)
+    breaks = np.flatnonzero(np.diff(key)) + 1
+    collisions, deepest, untooled = 0, 0.0, 0
+    for idx in np.split(np.arange(len(key)), breaks):
+        idx = idx[known[idx]]
+        if not len(idx):
+            continue
+        t = int(program.tool[idx[0]])
+        rapid = bool(program.rapid[idx[0]])
+        if t not in tools:
+            if not rapid:
+                untooled += len(idx)
+            continue
+        kind, r = tools[t]
+        for flat, z in swept_cells(program.start[idx], program.end[idx], kind, r, grid):
+            if rapid:
+                depth = stock[flat] - z
+                if (depth > 1e-3).any():
+                    collisions += 1
+                    deepest = max(deepest, float(depth.max()))
+            np.minimum.at(stock, flat, z)
+    feeds_off = int(np.sum(known & ~program.rapid & ~program.spindle))
+    counts = {"rapid_cuts": collisions, "rapid_cut_depth_mm": deepest, "cuts_without_tool": untooled,
+              "cuts_with_spindle_off": feeds_off}
+    return grid, stock.reshape(grid.shape), counts
+
+
+def design_top(triangles: np.ndarray, grid: Grid) -> np.ndarray:
+    """Highest design surface above every cell (NaN where no part), blank frame."""
+    faces = np.arange(3 * len(triangles)).reshape(-1, 3)
+    return envelopes(np.asarray(triangles, float).reshape(-1, 3), faces, grid)[1]
+
+
+def reach_gap(top: np.ndarray, grid: Grid, inside: np.ndarray, radius: float) -> np.ndarray:
+    """How far a ball of ``radius`` coming from above stays over the design: its closing minus the
+    design (mm), on the parts' bounding box; 0 elsewhere.
+
+    Beyond the outline the design is continued with its nearest edge height, so a groove that runs
+    into the edge is not counted as reached from the side (the raster's balls pass over the edge,
+    they do not sweep along beside it).
+    """
+    gap = np.zeros(top.shape)
+    if not inside.any():
+        return gap
+    n = int(np.ceil(radius / grid.spacing))
+    ii, jj = np.nonzero(inside)
+    box = (slice(max(ii.min() - n, 0), ii.max() + n + 1), slice(max(jj.min() - n, 0), jj.max() + n + 1))
+    near = ndimage.distance_transform_edt(~inside, return_distances=False, return_indices=True)
+    f = np.nan_to_num(top, nan=float(np.nanmin(top)))[tuple(near)][box]
+    yy, xx = np.mgrid[-n:n + 1, -n:n + 1] * grid.spacing
+    d2 = xx * xx + yy * yy
+    disk = d2 <= radius * radius
+    cap = np.where(disk, -(radius - np.sqrt(np.maximum(radius * radius - d2, 0.0))), 0.0)
+    tip = ndimage.grey_dilation(f, footprint=disk, structure=cap, mode="nearest")  # ball dropped
+    closing = ndimage.grey_erosion(tip, footprint=disk, structure=cap, mode="nearest")  # what it sweeps
+    gap[box] = closing - f
+    return gap
+
+
+def compare(grid: Grid, surface: np.ndarray, triangles: np.ndarray, outlines: list, ball_radius: float,
+            scallop: float) -> CutResult:
+    """Deviation of the simulated ``surface`` from the parts' top surfaces (see module docstring)."""
+    top = design_top(triangles, grid)
+    X, Y = grid.mesh()
+    inside = contains_xy(unary_union(outlines), X, Y) & np.isfinite(top)
+    inside = ndimage.binary_erosion(inside)  # one cell off the wall: the profile cut owns it
+    filled = top[tuple(ndimage.distance_transform_edt(~np.isfinite(top), return_distances=False,
+                                                      return_indices=True))]
+    gx, gy = np.gradient(filled, grid.spacing)
+    cos = 1.0 / np.sqrt(1.0 + gx * gx + gy * gy)
+    deviation = np.where(inside, (surface - filled) * cos, np.nan)
+    reached = inside & (reach_gap(top, grid, inside, ball_radius) <= REACH_TOL_MM)
+    tol = scallop + LEFTOVER_MARGIN_MM
+    dev_in, dev_r = deviation[inside], deviation[reached]
+    unreached = inside & ~reached
+    area = grid.spacing**2
+    stats = {
+        "cell_mm": grid.spacing,
+        "compared_area_mm2": float(inside.sum() * area),
+        "reached_fraction": float(reached.sum() / max(inside.sum(), 1)),
+        "max_leftover_mm": float(dev_r.max()) if dev_r.size else 0.0,
+        "p95_leftover_mm": float(np.percentile(dev_r, 95)) if dev_r.size else 0.0,
+        "mean_deviation_mm": float(dev_r.mean()) if dev_r.size else 0.0,
+        "max_gouge_mm": float(max(0.0, -dev_in.min())) if dev_in.size else 0.0,
+        "unreached_area_mm2": float(unreached.sum() * area),
+        "max_leftover_unreached_mm": float(deviation[unreached].max()) if unreached.any() else 0.0,
+        "leftover_tolerance_mm": tol,
+        "gouge_limit_mm": GOUGE_LIMIT_MM,
+    }
+    stats["within_tolerance"] = bool(
+        stats["max_leftover_mm"] <= tol + 1e-9 and stats["max_gouge_mm"] <= GOUGE_LIMIT_MM + 1e-9
+        and inside.any()
+    )
+    return CutResult(grid, surface, np.where(inside, top, np.nan), inside, reached, deviation, stats)
