@@ -255,3 +255,12 @@ def job_files(job: BlankJob) -> dict[str, bytes]:
         names["stl"]: stl_bytes(np.concatenate(verts), np.concatenate(faces)),
         names["png"]: png,
     }
+
+
+def mill_outputs(designs: list, labels: list[str], options: MillOptions | None = None,
+                 machine: str = "grbl", blank: str | None = None) -> dict[str, bytes]:
+    """All files of a milling job by name (for the batch runner, which writes an order's files)."""
+    files: dict[str, bytes] = {}
+    for job in mill_designs(designs, labels, options, machine, blank):
+        files.update(job_files(job))
+    return files

@@ -30,7 +30,7 @@ COLUMNS = (
     "overrides", "quantity", "formats", "notes",
 )
 SIDES = ("left", "right")
-FORMATS = ("stl", "3mf")
+FORMATS = ("stl", "3mf", "nc")
 MAX_ID_CHARS = 64
 MAX_QUANTITY = 100
 ID_RULES = (
