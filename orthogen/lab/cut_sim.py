@@ -125,9 +125,10 @@ def swept_cells(a: np.ndarray, b: np.ndarray, kind: str, r: float, grid: Grid):
     env = _ball_envelope if kind == "ball" else _flat_envelope
     area = (np.abs(b[:, 0] - a[:, 0]) + 2 * r) * (np.abs(b[:, 1] - a[:, 1]) + 2 * r) / grid.spacing**2
     group = (np.cumsum(area) // _BATCH).astype(np.int64)
+    a32, b32 = a.astype(np.float32), b.astype(np.float32)  # float32: half the memory traffic
     for idx in np.split(np.arange(len(a)), np.flatnonzero(np.diff(group)) + 1):
         seg, flat, px, py = _candidates(a[idx], b[idx], r, grid)
-        z = env(a[idx][seg], b[idx][seg], r, px, py)
+        z = env(a32[idx][seg], b32[idx][seg], np.float32(r), px.astype(np.float32), py.astype(np.float32))
         hit = np.isfinite(z)
         yield flat[hit], z[hit]
 
@@ -142,11 +143,14 @@ def simulate(program: Program, tools: dict[int, tuple[str, float]], size: tuple[
     grid = blank_grid(size, cell)
     stock = np.zeros(grid.shape[0] * grid.shape[1])
     known = np.all(np.isfinite(program.start), axis=1) & np.all(np.isfinite(program.end), axis=1)
+    # a move that stays above the blank's top cannot touch it (cutting with the flank of a tool
+    # is covered: the flat and ball envelopes are the tools' lowest points)
+    below_top = np.minimum(program.start[:, 2], program.end[:, 2]) < 0.0
     key = np.where(program.rapid, -1, 1) * (program.tool + 1)
     breaks = np.flatnonzero(np.diff(key)) + 1
     collisions, deepest, untooled = 0, 0.0, 0
     for idx in np.split(np.arange(len(key)), breaks):
-        idx = idx[known[idx]]
+        idx = idx[known[idx] & below_top[idx]]
         if not len(idx):
             continue
         t = int(program.tool[idx[0]])

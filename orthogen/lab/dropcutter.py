@@ -17,6 +17,9 @@ import numpy as np
 
 #: Side of the square tiles the points are dropped in (mm).
 TILE_MM = 20.0
+#: Samples are split where the path rises or falls more than this between them (mm), whatever
+#: the bend measured at their ends says.
+STEEP_RISE_MM = 0.5
 
 
 def _stl_bytes(tri: np.ndarray) -> bytes:
@@ -51,6 +54,7 @@ class DropCutter:
         self._tiles: dict[tuple[int, int], object] = {}
         self._tmp = tempfile.TemporaryDirectory(prefix="orthogen-ocl-")
         self.points_dropped = 0
+        self.batches = 0  # BatchDropCutter runs (each builds its tile's kd-tree: ~ms)
 
     def close(self) -> None:
         self._tiles.clear()
@@ -96,12 +100,14 @@ class DropCutter:
             if surf is None:
                 continue
             bdc = ocl.BatchDropCutter()
+            bdc.setThreads(1)  # an OpenMP team costs milliseconds per run on a busy machine
             bdc.setBucketSize(4)
             bdc.setSTL(surf)
             bdc.setCutter(self.cutter)
             for x, y in xy[idx].tolist():
                 bdc.appendPoint(ocl.CLPoint(x, y, floor_ocl))
             bdc.run()
+            self.batches += 1
             z[idx] = np.fromiter((p.z for p in bdc.getCLPoints()), float, len(idx)) + lift
         self.points_dropped += len(xy)
         return np.maximum(z, self.floor)
@@ -153,8 +159,8 @@ def sample_polyline(
     out = []
     for i, (t, z) in enumerate(zip(ts, zs, strict=True)):
         path = np.column_stack([xy_of(i, t), z])
-        err = _chord_errors(t * lengths[i], z)
-        out.append(_stairs(path, err < -tol_convex) if len(err) else path)
+        down = _chord_errors(t * lengths[i], z)[0]
+        out.append(_stairs(path, down < -tol_convex) if len(down) else path)
     return out
 
 
@@ -166,17 +172,19 @@ def _drop_many(dc: DropCutter, parts: list[np.ndarray]) -> list[np.ndarray]:
     return np.split(z, np.cumsum(sizes)[:-1])
 
 
-def _chord_errors(s: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """Estimated gap between each chord and the path (mm), from the larger bend at its ends;
-    negative where the path bends down (above the chord)."""
+def _chord_errors(s: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Estimated gaps between each chord and the path (mm) from the bends at its two ends:
+    (down, up) - how far the path may rise above the chord (<= 0) and sag below it (>= 0)."""
+    n = max(len(s) - 1, 0)
     if len(s) < 3:
-        return np.zeros(max(len(s) - 1, 0))
+        return np.zeros(n), np.zeros(n)
     h = np.diff(s)
     slope = np.diff(z) / np.maximum(h, 1e-12)
     curv = np.zeros(len(s))
     curv[1:-1] = 2 * np.diff(slope) / np.maximum(h[:-1] + h[1:], 1e-12)  # second derivative at samples
-    c = np.where(np.abs(curv[:-1]) > np.abs(curv[1:]), curv[:-1], curv[1:])
-    return c * h**2 / 8.0
+    scale = h**2 / 8.0
+    lo, hi = np.minimum(curv[:-1], curv[1:]), np.maximum(curv[:-1], curv[1:])
+    return np.minimum(lo, 0.0) * scale, np.maximum(hi, 0.0) * scale
 
 
 def _midpoints_needed(s: np.ndarray, z: np.ndarray, tol_convex: float, tol_concave: float,
@@ -185,8 +193,9 @@ def _midpoints_needed(s: np.ndarray, z: np.ndarray, tol_convex: float, tol_conca
     if len(s) < 3:
         return np.zeros(0)
     h = np.diff(s)
-    err = _chord_errors(s, z)
-    split = ((err < -tol_convex) | (err > tol_concave)) & (h > 2 * min_step)
+    down, up = _chord_errors(s, z)
+    steep = np.abs(np.diff(z)) > STEEP_RISE_MM  # bends hide between samples on steep stretches
+    split = ((down < -tol_convex) | (up > tol_concave) | steep) & (h > 2 * min_step)
     return (s[:-1] + h / 2)[split]
 
 

@@ -36,6 +36,9 @@ SIMPLIFY_MM = 0.003
 #: Rounds of adding finishing lines where the cusp between two is too high, and the closest lines
 #: (a fraction of the flat step-over: a 66-degree wall needs 0.4).
 MAX_SPLITS, MIN_STEP_FRACTION = 4, 0.15
+#: A part line is added where the cusp estimate exceeds the scallop target by this factor: the
+#: estimate (the ball's circle at one x) errs high wherever the path climbs or falls along x.
+CUSP_FACTOR = 1.5
 #: Finishing lines whose ends are this close (in step-overs) are linked along the surface.
 LINK_STEPS = 4.0
 #: Roughing samples every this many mm, refined where the chord would eat half the stock.
@@ -232,52 +235,70 @@ def _cusp_windows(lines: dict[float, list[np.ndarray]], top: np.ndarray, grid: G
         cos = 1.0 / np.sqrt(1.0 + sample_field(gx, grid, pts) ** 2 + sample_field(gy, grid, pts) ** 2)
         h = np.where(d < 2 * radius, (zc - ref) * cos, np.inf)
         bad = np.isfinite(z[0]) & np.isfinite(z[1]) & ~np.isnan(h) & (h > limit)  # NaN: off the grid
-        out += [((y1 + y2) / 2, a, b) for a, b in _windows(bad, xs, 2 * radius)]
+        out += [((y1 + y2) / 2, a, b) for a, b in _windows(bad, xs, radius)]
     return out
 
 
-def finishing(dc: DropCutter, region: Polygon, top: np.ndarray, grid: Grid, tool: Tool, feeds: Feeds,
-              scallop: float, sample: float, safe_z: float) -> Operation:
-    """Ball-end raster over ``region`` (tool centres), zig-zag, spaced for the scallop target.
-
-    Lines start ``s0`` apart; then wherever the cusp between two lines stands more than ``scallop``
-    off the design (slopes across the lines, concave bends where the ball's contact runs ahead of its
-    centre), a line is added half-way over that stretch, down to ``MIN_STEP_FRACTION`` ``s0``.
-    """
-    s0 = scallop_step(tool.radius, scallop)
+def _raster(dc: DropCutter, region: Polygon, top: np.ndarray, grid: Grid, radius: float, s0: float,
+            limit: float, sample: float, splits: int) -> dict[float, list[np.ndarray]]:
+    """Lines along x over ``region`` ``s0`` apart, plus ``splits`` rounds of part lines where cusps stand
+    more than ``limit`` off the design; paths by line y, in +x order."""
     ys = _line_ys(region.bounds[1], region.bounds[3], s0)
     lines = _raster_lines(dc, region, [(y, -np.inf, np.inf) for y in ys], sample)
-    for _ in range(MAX_SPLITS):
-        add = _cusp_windows(lines, top, grid, tool.radius, scallop, MIN_STEP_FRACTION * 2 * s0)
+    for _ in range(splits):
+        add = _cusp_windows(lines, top, grid, radius, limit, MIN_STEP_FRACTION * 2 * s0)
         if not add:
             break
         for y, paths in _raster_lines(dc, region, add, sample).items():
             lines.setdefault(y, []).extend(paths)
     for y in lines:
         lines[y].sort(key=lambda p: p[0, 0])
+    return lines
+
+
+def _zigzag(moves: _Moves, dc: DropCutter, lines: dict[float, list[np.ndarray]], s0: float,
+            sample: float) -> None:
+    """Add the lines as a zig-zag, ends that are close linked along the surface (dropped too)."""
     segs = []
     for j, y in enumerate(sorted(lines)):
         segs += [p if j % 2 == 0 else p[::-1] for p in (lines[y] if j % 2 == 0 else lines[y][::-1])]
-    # consecutive passes whose ends are close are linked along the surface, not through the air
     link = [float(np.hypot(*(segs[i + 1][0, :2] - segs[i][-1, :2]))) <= LINK_STEPS * s0
             for i in range(len(segs) - 1)]
     pairs = [i for i in range(len(link)) if link[i]]
     links = sample_polyline(dc, [segs[i][-1, :2] for i in pairs], [segs[i + 1][0, :2] for i in pairs],
                             sample, TOL_CONVEX_MM, TOL_CONCAVE_MM, sample / 8)
     link_path = {i: staircase(p, FINISH_STEP_SLOPE) for i, p in zip(pairs, links, strict=True)}
-    moves = _Moves(safe_z)
     for i, path in enumerate(segs):
         path = simplify(path, SIMPLIFY_MM)
         if i == 0 or not link[i - 1]:
-            moves.enter(path[0], safe_z)
+            moves.enter(path[0], moves.safe)
         moves.add(path[1:], FEED)
         if i in link_path:
             moves.add(simplify(link_path[i], SIMPLIFY_MM)[1:], FEED)
+
+
+def finishing(triangles: np.ndarray, floor_z: float, region: Polygon, top: np.ndarray, grid: Grid, tool: Tool,
+              feeds: Feeds, scallop: float, sample: float, safe_z: float) -> tuple[Operation, int]:
+    """Ball-end raster over ``region`` (tool centres) for the scallop target; and points dropped.
+
+    Lines along x, ``s0`` apart; then wherever the cusp between two lines stands more than
+    ``CUSP_FACTOR`` x ``scallop`` off the design (the surface climbs across the lines, or bends
+    concave so the ball's contact runs ahead of its centre), a line is added half-way over that
+    stretch, down to ``MIN_STEP_FRACTION`` ``s0`` apart. (A cross raster along y over those areas
+    was tried: on insoles it covers half the part and drops more points.)
+    """
+    s0 = scallop_step(tool.radius, scallop)
+    moves = _Moves(safe_z)
+    with DropCutter(triangles, "ball", tool.radius, floor_z) as dc:
+        lines = _raster(dc, region, top, grid, tool.radius, s0, scallop * CUSP_FACTOR, sample, MAX_SPLITS)
+        _zigzag(moves, dc, lines, s0, sample)
+        dropped = dc.points_dropped
     steps = np.diff(sorted(lines))
+    full = len(_line_ys(region.bounds[1], region.bounds[3], s0))
     return moves.operation("finishing", tool, feeds, {
-        "lines": len(ys), "added_part_lines": len(lines) - len(ys), "scallop_mm": scallop,
+        "lines": full, "part_lines": len(lines) - full, "scallop_mm": scallop,
         "step_over_mm": [round(float(steps.min()), 3), round(float(s0), 3)],
-    })
+    }), dropped
 
 
 def _ring_with_tabs(ring: np.ndarray, tabs: int, half: float) -> tuple[np.ndarray, np.ndarray]:
@@ -370,9 +391,8 @@ def build_toolpath(
     with DropCutter(triangles, "flat", rr, floor_z, offset=options.stock_mm) as dc:
         rough = roughing(dc, rough_region, tools["rough"], feeds["rough"], floor_z, safe_z, options.stock_mm)
         dropped = dc.points_dropped
-    with DropCutter(triangles, "ball", rb, floor_z) as dc:
-        fin = finishing(dc, fin_region, top, grid, tools["finish"], feeds["finish"], options.scallop_mm,
-                        options.sample_mm, safe_z)
-        dropped += dc.points_dropped
+    fin, fin_dropped = finishing(triangles, floor_z, fin_region, top, grid, tools["finish"], feeds["finish"],
+                                 options.scallop_mm, options.sample_mm, safe_z)
+    dropped += fin_dropped
     prof = profile(outlines, tops, tools["profile"], feeds["profile"], bottom, floor_z, options, safe_z)
     return Toolpath((rough, fin, prof), safe_z, floor_z, floor_z, dropped)
