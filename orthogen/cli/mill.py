@@ -39,7 +39,7 @@ def mill_files(scans: list[Path], rx_path: Path | None, settings: list[str], out
     from orthogen.cli.design_job import split_side_overrides
     from orthogen.device.design import design_foot, measure_options_from_rx
     from orthogen.foot.measure_scan import measure_scan
-    from orthogen.lab.mill_data import mill_options
+    from orthogen.lab.mill_data import get_blank, get_machine, job_tools, mill_options
     from orthogen.lab.mill_job import job_files, mill_designs
     from orthogen.output.export import atomic_write
     from orthogen.rx.load import load_prescription
@@ -49,6 +49,10 @@ def mill_files(scans: list[Path], rx_path: Path | None, settings: list[str], out
         raise OrthogenError("the output folder is a file, not a folder", out_dir)
     mill_set, rx_set = split_mill_settings(settings)
     options = mill_options(mill_set)
+    get_machine(machine)  # names checked before any scan is read
+    job_tools(options)
+    if blank is not None:
+        get_blank(blank)
     common, per_side = split_side_overrides(rx_set)
     rx = load_prescription(rx_path, common)
     feet = [measure_scan(s, measure_options_from_rx(rx)) for s in scans]

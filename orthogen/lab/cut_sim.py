@@ -30,6 +30,9 @@ LEFTOVER_MARGIN_MM = 0.1
 GOUGE_LIMIT_MM = 0.05
 #: A cell is reached when the ball's closing lies within this of the design (mm).
 REACH_TOL_MM = 0.02
+#: Rapids are checked for cutting with the tool this much thinner (mm): a cell centre exactly on
+#: the tool's rim is in or out depending on rounding.
+RIM_MM = 0.05
 #: Most candidate cells evaluated in one vectorised batch.
 _BATCH = 3_000_000
 
@@ -160,12 +163,13 @@ def simulate(program: Program, tools: dict[int, tuple[str, float]], size: tuple[
                 untooled += len(idx)
             continue
         kind, r = tools[t]
-        for flat, z in swept_cells(program.start[idx], program.end[idx], kind, r, grid):
-            if rapid:
+        if rapid:  # checked with the tool a hair thinner: cells on its rim are touched, not cut
+            for flat, z in swept_cells(program.start[idx], program.end[idx], kind, r - RIM_MM, grid):
                 depth = stock[flat] - z
                 if (depth > 1e-3).any():
                     collisions += 1
                     deepest = max(deepest, float(depth.max()))
+        for flat, z in swept_cells(program.start[idx], program.end[idx], kind, r, grid):
             np.minimum.at(stock, flat, z)
     feeds_off = int(np.sum(known & ~program.rapid & ~program.spindle))
     counts = {"rapid_cuts": collisions, "rapid_cut_depth_mm": deepest, "cuts_without_tool": untooled,

@@ -128,7 +128,7 @@ class MillOptions(_Frozen):
     tabs: int = Field(default=4, ge=0, le=12)
     tab_width_mm: float = Field(default=6.0, gt=0, le=30)
     tab_height_mm: float = Field(default=2.0, gt=0, le=10)
-    sample_mm: float = Field(default=2.0, ge=0.2, le=4.0)
+    sample_mm: float = Field(default=1.0, ge=0.2, le=4.0)
     sim_cell_mm: float = Field(default=0.25, ge=0.05, le=1.0)
 
 

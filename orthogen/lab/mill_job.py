@@ -257,10 +257,14 @@ def job_files(job: BlankJob) -> dict[str, bytes]:
     }
 
 
-def mill_outputs(designs: list, labels: list[str], options: MillOptions | None = None,
-                 machine: str = "grbl", blank: str | None = None) -> dict[str, bytes]:
-    """All files of a milling job by name (for the batch runner, which writes an order's files)."""
+#: What the batch mills with (``formats: nc`` in an order file).
+BATCH_OPTIONS = MillOptions()
+BATCH_MACHINE = "grbl"
+
+
+def mill_outputs(designs: list, labels: list[str]) -> dict[str, bytes]:
+    """All files of a milling job by name, with the batch's options (for the batch runner)."""
     files: dict[str, bytes] = {}
-    for job in mill_designs(designs, labels, options, machine, blank):
+    for job in mill_designs(designs, labels, BATCH_OPTIONS, BATCH_MACHINE):
         files.update(job_files(job))
     return files

@@ -23,6 +23,8 @@ from orthogen.errors import GeometryError
 #: Down-facing surfaces within this height of the bottom are underside relief (the engraved label):
 #: the fixture side stays flat when milled from above, so they are left out with a warning.
 UNDERSIDE_RELIEF_MM = 1.0
+#: Down-facing area (seen from below, mm^2) above the bottom that makes an undercut.
+UNDERCUT_MIN_AREA_MM2 = 1.0
 #: Block under the lowest point of a positive's top surface (mm): what the vacuum-formed sheet wraps.
 POSITIVE_BASE_MM = 5.0
 #: A face whose unit normal has |z| below this (within about 1 degree of vertical) is a wall: the
@@ -103,14 +105,25 @@ def merge_vertices(vertices: np.ndarray, faces: np.ndarray, tol: float = 1e-4):
 
 
 def underside_faces(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Down-facing faces above the bottom: (undercuts, relief). Relief lies within the relief height."""
+    """Down-facing faces above the bottom: (undercuts, relief). Relief lies within the relief height.
+
+    Undercuts count only when they hide at least ``UNDERCUT_MIN_AREA_MM2`` seen from below: the
+    booleans leave a few sliver faces, slightly tilted, on vertical walls.
+    """
     v = np.asarray(vertices, float)
-    down = np.asarray(faces)[_normal_z(v, faces) < 0]
-    z_top = v[down][:, :, 2].max(axis=1)
+    f = np.asarray(faces)
+    nz = _normal_z(v, f)
+    down = f[nz < 0]
+    tri = v[down]
+    hidden = 0.5 * np.abs(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])[:, 2])  # projected area
+    z_top = tri[:, :, 2].max(axis=1)
     z0 = float(v[:, 2].min())
     above = z_top > z0 + 1e-6
     relief = above & (z_top <= z0 + UNDERSIDE_RELIEF_MM)
-    return down[above & ~relief], down[relief]
+    under = above & ~relief
+    if hidden[under].sum() < UNDERCUT_MIN_AREA_MM2:
+        under = np.zeros(len(down), bool)
+    return down[under], down[relief]
 
 
 def device_part(design, label: str) -> MillPart:

@@ -36,9 +36,10 @@ SIMPLIFY_MM = 0.003
 #: Rounds of adding finishing lines where the cusp between two is too high, and the closest lines
 #: (a fraction of the flat step-over: a 66-degree wall needs 0.4).
 MAX_SPLITS, MIN_STEP_FRACTION = 4, 0.15
-#: A part line is added where the cusp estimate exceeds the scallop target by this factor: the
-#: estimate (the ball's circle at one x) errs high wherever the path climbs or falls along x.
-CUSP_FACTOR = 1.5
+#: A part line is added where the cusp estimate exceeds the scallop target by more than this (mm):
+#: the estimate (the ball's circle at one x) errs high wherever the path climbs or falls along x,
+#: and the check of the cut allows the target + 0.1 mm.
+CUSP_ALLOWANCE_MM = 0.05
 #: Finishing lines whose ends are this close (in step-overs) are linked along the surface.
 LINK_STEPS = 4.0
 #: Roughing samples every this many mm, refined where the chord would eat half the stock.
@@ -282,7 +283,7 @@ def finishing(triangles: np.ndarray, floor_z: float, region: Polygon, top: np.nd
     """Ball-end raster over ``region`` (tool centres) for the scallop target; and points dropped.
 
     Lines along x, ``s0`` apart; then wherever the cusp between two lines stands more than
-    ``CUSP_FACTOR`` x ``scallop`` off the design (the surface climbs across the lines, or bends
+    ``scallop`` + ``CUSP_ALLOWANCE_MM`` off the design (the surface climbs across the lines, or bends
     concave so the ball's contact runs ahead of its centre), a line is added half-way over that
     stretch, down to ``MIN_STEP_FRACTION`` ``s0`` apart. (A cross raster along y over those areas
     was tried: on insoles it covers half the part and drops more points.)
@@ -290,7 +291,8 @@ def finishing(triangles: np.ndarray, floor_z: float, region: Polygon, top: np.nd
     s0 = scallop_step(tool.radius, scallop)
     moves = _Moves(safe_z)
     with DropCutter(triangles, "ball", tool.radius, floor_z) as dc:
-        lines = _raster(dc, region, top, grid, tool.radius, s0, scallop * CUSP_FACTOR, sample, MAX_SPLITS)
+        lines = _raster(dc, region, top, grid, tool.radius, s0, scallop + CUSP_ALLOWANCE_MM, sample,
+                        MAX_SPLITS)
         _zigzag(moves, dc, lines, s0, sample)
         dropped = dc.points_dropped
     steps = np.diff(sorted(lines))
