@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 
 #: Side of the square tiles the points are dropped in (mm).
-TILE_MM = 20.0
+TILE_MM = 12.0
 #: Samples are split where the path rises or falls more than this between them (mm), whatever
 #: the bend measured at their ends says.
-STEEP_RISE_MM = 0.5
+STEEP_RISE_MM = 1.0
 
 
 def _stl_bytes(tri: np.ndarray) -> bytes:

@@ -46,6 +46,7 @@ class BlankJob:
     time: dict
     cut: CutResult
     report: dict
+    timings: dict  # seconds (wall, CPU) per stage; not in the report, which depends only on the inputs
 
 
 def _material(parts: list[MillPart], options: MillOptions, blank_name: str | None) -> str:
@@ -129,25 +130,45 @@ def _refuse_if_bad(stem: str, cut: CutResult, counts: dict, env: dict, program: 
 
 def _blank_job(stem: str, parts: list[MillPart], placement: Placement, tools: dict[str, Tool],
                material: str, options: MillOptions, machine: Machine) -> BlankJob:
+    clock = _Clock()
     tri = [placement.to_blank(i, p.vertices[p.top_faces]) for i, p in enumerate(parts)]
     outlines = [_shift(p.outline, placement.offsets[i]) for i, p in enumerate(parts)]
     tops = [float(t[:, :, 2].max()) for t in tri]
     triangles = np.concatenate(tri)
     toolpath = build_toolpath(triangles, outlines, tops, placement.size, tools, material, options,
                               machine.safe_z_mm)
+    clock.lap("toolpath")
     _check_reach(toolpath)
     notes = [f"{p.kind} {p.label} ({p.side})" for p in parts]
     gcode = write_gcode(toolpath, machine, placement.blank, stem, notes)
+    clock.lap("gcode")
     program = read_program(gcode, f"{stem}.nc")
     time = machining_time(program, machine.rapid_xy_mm_min, machine.rapid_z_mm_min, machine.tool_change_s)
     by_number = {op.tool.number: (op.tool.type, op.tool.radius) for op in toolpath.operations}
     grid, surface, counts = simulate(program, by_number, placement.size, options.sim_cell_mm)
     cut = compare(grid, surface, triangles, outlines, tools["finish"].radius, options.scallop_mm)
     env = _envelope(program, placement.size, toolpath.safe_z, machine)
+    clock.lap("simulation")
     _refuse_if_bad(stem, cut, counts, env, program)
     report = _report(stem, parts, placement, toolpath, program, time, cut, counts, env, machine, options,
                      material)
-    return BlankJob(stem, placement, tuple(parts), toolpath, gcode, program, time, cut, report)
+    return BlankJob(stem, placement, tuple(parts), toolpath, gcode, program, time, cut, report, clock.laps)
+
+
+class _Clock:
+    """Wall and CPU seconds per stage."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._time = time
+        self.laps: dict[str, tuple[float, float]] = {}
+        self._t = (time.perf_counter(), time.process_time())
+
+    def lap(self, name: str) -> None:
+        now = (self._time.perf_counter(), self._time.process_time())
+        self.laps[name] = (now[0] - self._t[0], now[1] - self._t[1])
+        self._t = now
 
 
 def _shift(poly, offset):

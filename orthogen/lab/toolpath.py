@@ -240,29 +240,51 @@ def _cusp_windows(lines: dict[float, list[np.ndarray]], top: np.ndarray, grid: G
     return out
 
 
-def _raster(dc: DropCutter, region: Polygon, top: np.ndarray, grid: Grid, radius: float, s0: float,
-            limit: float, sample: float, splits: int) -> dict[float, list[np.ndarray]]:
-    """Lines along x over ``region`` ``s0`` apart, plus ``splits`` rounds of part lines where cusps stand
-    more than ``limit`` off the design; paths by line y, in +x order."""
+def _raster(
+    dc: DropCutter, region: Polygon, top: np.ndarray, grid: Grid, radius: float, s0: float, limit: float,
+    sample: float, splits: int,
+) -> tuple[dict[float, list[np.ndarray]], list[np.ndarray]]:
+    """Lines along x over ``region`` ``s0`` apart (paths by line y, in +x order) and the part lines
+    added in ``splits`` rounds where cusps stand more than ``limit`` off the design."""
     ys = _line_ys(region.bounds[1], region.bounds[3], s0)
     lines = _raster_lines(dc, region, [(y, -np.inf, np.inf) for y in ys], sample)
+    every = {y: list(p) for y, p in lines.items()}
+    parts: list[np.ndarray] = []
     for _ in range(splits):
-        add = _cusp_windows(lines, top, grid, radius, limit, MIN_STEP_FRACTION * 2 * s0)
+        add = _cusp_windows(every, top, grid, radius, limit, MIN_STEP_FRACTION * 2 * s0)
         if not add:
             break
         for y, paths in _raster_lines(dc, region, add, sample).items():
-            lines.setdefault(y, []).extend(paths)
+            every.setdefault(y, []).extend(paths)
+            every[y].sort(key=lambda p: p[0, 0])
+            parts += paths
     for y in lines:
         lines[y].sort(key=lambda p: p[0, 0])
-    return lines
+    return lines, parts
 
 
-def _zigzag(moves: _Moves, dc: DropCutter, lines: dict[float, list[np.ndarray]], s0: float,
-            sample: float) -> None:
-    """Add the lines as a zig-zag, ends that are close linked along the surface (dropped too)."""
-    segs = []
-    for j, y in enumerate(sorted(lines)):
-        segs += [p if j % 2 == 0 else p[::-1] for p in (lines[y] if j % 2 == 0 else lines[y][::-1])]
+def _nearest_first(paths: list[np.ndarray], pos: np.ndarray | None) -> list[np.ndarray]:
+    """Paths in greedy nearest-end order from ``pos``, each reversed when its far end is nearer."""
+    left = list(paths)
+    out = []
+    while left:
+        if pos is None:
+            k, rev = 0, False
+        else:
+            d0 = [float(np.hypot(*(p[0, :2] - pos[:2]))) for p in left]
+            d1 = [float(np.hypot(*(p[-1, :2] - pos[:2]))) for p in left]
+            k0, k1 = int(np.argmin(d0)), int(np.argmin(d1))
+            k, rev = (k1, True) if d1[k1] < d0[k0] else (k0, False)
+        p = left.pop(k)
+        p = p[::-1] if rev else p
+        out.append(p)
+        pos = p[-1]
+    return out
+
+
+def _cut_in_order(moves: _Moves, dc: DropCutter, segs: list[np.ndarray], s0: float, sample: float) -> None:
+    """Cut ``segs`` in order; consecutive ends that are close are linked along the surface (dropped
+    too), others are left through the safe height."""
     link = [float(np.hypot(*(segs[i + 1][0, :2] - segs[i][-1, :2]))) <= LINK_STEPS * s0
             for i in range(len(segs) - 1)]
     pairs = [i for i in range(len(link)) if link[i]]
@@ -278,6 +300,13 @@ def _zigzag(moves: _Moves, dc: DropCutter, lines: dict[float, list[np.ndarray]],
             moves.add(simplify(link_path[i], SIMPLIFY_MM)[1:], FEED)
 
 
+def _zigzag(lines: dict[float, list[np.ndarray]]) -> list[np.ndarray]:
+    segs = []
+    for j, y in enumerate(sorted(lines)):
+        segs += [p if j % 2 == 0 else p[::-1] for p in (lines[y] if j % 2 == 0 else lines[y][::-1])]
+    return segs
+
+
 def finishing(triangles: np.ndarray, floor_z: float, region: Polygon, top: np.ndarray, grid: Grid, tool: Tool,
               feeds: Feeds, scallop: float, sample: float, safe_z: float) -> tuple[Operation, int]:
     """Ball-end raster over ``region`` (tool centres) for the scallop target; and points dropped.
@@ -285,20 +314,23 @@ def finishing(triangles: np.ndarray, floor_z: float, region: Polygon, top: np.nd
     Lines along x, ``s0`` apart; then wherever the cusp between two lines stands more than
     ``scallop`` + ``CUSP_ALLOWANCE_MM`` off the design (the surface climbs across the lines, or bends
     concave so the ball's contact runs ahead of its centre), a line is added half-way over that
-    stretch, down to ``MIN_STEP_FRACTION`` ``s0`` apart. (A cross raster along y over those areas
-    was tried: on insoles it covers half the part and drops more points.)
+    stretch, down to ``MIN_STEP_FRACTION`` ``s0`` apart; these part lines are cut after the raster,
+    nearest first. (A cross raster along y over those areas was tried: on insoles it covers half
+    the part and drops more points.)
     """
     s0 = scallop_step(tool.radius, scallop)
     moves = _Moves(safe_z)
     with DropCutter(triangles, "ball", tool.radius, floor_z) as dc:
-        lines = _raster(dc, region, top, grid, tool.radius, s0, scallop + CUSP_ALLOWANCE_MM, sample,
-                        MAX_SPLITS)
-        _zigzag(moves, dc, lines, s0, sample)
+        lines, parts = _raster(dc, region, top, grid, tool.radius, s0, scallop + CUSP_ALLOWANCE_MM, sample,
+                               MAX_SPLITS)
+        base = _zigzag(lines)
+        # the part lines after the whole raster, nearest first: neighbours link along the surface
+        _cut_in_order(moves, dc, base + _nearest_first(parts, base[-1][-1] if base else None), s0, sample)
         dropped = dc.points_dropped
-    steps = np.diff(sorted(lines))
-    full = len(_line_ys(region.bounds[1], region.bounds[3], s0))
+    ys = sorted({float(p[0, 1]) for p in parts} | set(lines))
+    steps = np.diff(ys) if len(ys) > 1 else np.array([s0])
     return moves.operation("finishing", tool, feeds, {
-        "lines": full, "part_lines": len(lines) - full, "scallop_mm": scallop,
+        "lines": len(lines), "part_lines": len(parts), "scallop_mm": scallop,
         "step_over_mm": [round(float(steps.min()), 3), round(float(s0), 3)],
     }), dropped
 
