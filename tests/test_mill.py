@@ -17,10 +17,10 @@ from orthogen.errors import GeometryError, OrthogenError
 from orthogen.lab import mill_job
 from orthogen.lab.blanks import choose_blank
 from orthogen.lab.cut_sim import _ball_envelope, _flat_envelope, simulate
+from orthogen.lab.finishing import scallop_step
 from orthogen.lab.gcode_read import machining_time, read_program
 from orthogen.lab.mill_data import MillOptions, get_machine, get_tool, job_tools, mill_options, tables
 from orthogen.lab.mill_part import device_part, footprint, part_for
-from orthogen.lab.toolpath import scallop_step
 
 from .conftest import BUNDLED_SCANS, real_scan
 

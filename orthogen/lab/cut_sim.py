@@ -76,10 +76,11 @@ def _candidates(a: np.ndarray, b: np.ndarray, r: float, grid: Grid):
     return seg, ci * ny + cj, grid.origin[0] + ci * grid.spacing, grid.origin[1] + cj * grid.spacing
 
 
-def _ball_envelope(a, b, r, px, py):
+def _ball_envelope(a, b, r, px, py, end=None):
     """Lowest z of a ball-end tool (tip a → b, radius r) above points (px, py); inf where untouched.
 
     The swept ball is a capsule: the lower surface of its end spheres and of the cylinder between.
+    ``end`` (bool per point) limits the end sphere to where no next move starts from it.
     """
     r2 = r * r
     ax, ay, az = a[:, 0], a[:, 1], a[:, 2] + r  # sphere centres
@@ -87,9 +88,11 @@ def _ball_envelope(a, b, r, px, py):
     wx, wy = px - ax, py - ay
     d2a = wx * wx + wy * wy
     out = np.where(d2a <= r2, az - np.sqrt(np.maximum(r2 - d2a, 0.0)), np.inf)
-    ex, ey = px - bx, py - by
-    d2b = ex * ex + ey * ey
-    out = np.minimum(out, np.where(d2b <= r2, bz - np.sqrt(np.maximum(r2 - d2b, 0.0)), np.inf))
+    if end is None or end.any():
+        ex, ey = px - bx, py - by
+        d2b = ex * ex + ey * ey
+        ok = d2b <= r2 if end is None else (d2b <= r2) & end
+        out = np.minimum(out, np.where(ok, bz - np.sqrt(np.maximum(r2 - d2b, 0.0)), np.inf))
     dx, dy, dz = bx - ax, by - ay, bz - az
     length = np.sqrt(dx * dx + dy * dy + dz * dz)
     inv = 1.0 / np.maximum(length, 1e-12)
@@ -103,7 +106,7 @@ def _ball_envelope(a, b, r, px, py):
     return np.minimum(out, np.where(ok, az + s, np.inf))
 
 
-def _flat_envelope(a, b, r, px, py):
+def _flat_envelope(a, b, r, px, py, end=None):
     """Lowest z of a flat end mill's bottom disk (tip a → b, radius r) above (px, py); inf if none."""
     d = b[:, :2] - a[:, :2]
     wx, wy = px - a[:, 0], py - a[:, 1]
@@ -124,14 +127,20 @@ def _flat_envelope(a, b, r, px, py):
 
 
 def swept_cells(a: np.ndarray, b: np.ndarray, kind: str, r: float, grid: Grid):
-    """Yield (flat cell index, lowest tool z) batches for tool moves a[i] → b[i] (tip, blank frame)."""
+    """Yield (flat cell index, lowest tool z) batches for tool moves a[i] → b[i] (tip, blank frame).
+
+    Where a move starts where the previous one ended, the ball's sphere there is counted once.
+    """
     env = _ball_envelope if kind == "ball" else _flat_envelope
+    end = np.ones(len(a), bool)
+    end[:-1] = np.any(a[1:] != b[:-1], axis=1)
     area = (np.abs(b[:, 0] - a[:, 0]) + 2 * r) * (np.abs(b[:, 1] - a[:, 1]) + 2 * r) / grid.spacing**2
     group = (np.cumsum(area) // _BATCH).astype(np.int64)
     a32, b32 = a.astype(np.float32), b.astype(np.float32)  # float32: half the memory traffic
     for idx in np.split(np.arange(len(a)), np.flatnonzero(np.diff(group)) + 1):
         seg, flat, px, py = _candidates(a[idx], b[idx], r, grid)
-        z = env(a32[idx][seg], b32[idx][seg], np.float32(r), px.astype(np.float32), py.astype(np.float32))
+        z = env(a32[idx][seg], b32[idx][seg], np.float32(r), px.astype(np.float32), py.astype(np.float32),
+                end[idx][seg])
         hit = np.isfinite(z)
         yield flat[hit], z[hit]
 

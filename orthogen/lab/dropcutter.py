@@ -10,11 +10,14 @@ between samples stays within a tolerance of the tool's true path.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+#: Processes dropping points: this one and, on a machine with more cores, a forked helper.
+WORKERS = min(2, os.cpu_count() or 1)
 #: Side of the square tiles the points are dropped in (mm).
 TILE_MM = 12.0
 #: Samples are split where the path rises or falls more than this between them (mm), whatever
@@ -36,7 +39,8 @@ class DropCutter:
     Tiles are built once and reused between calls.
     """
 
-    def __init__(self, triangles: np.ndarray, kind: str, radius: float, floor: float, offset: float = 0.0):
+    def __init__(self, triangles: np.ndarray, kind: str, radius: float, floor: float, offset: float = 0.0,
+                 workers: int = 1):
         import opencamlib as ocl
 
         self._ocl = ocl
@@ -55,8 +59,17 @@ class DropCutter:
         self._tmp = tempfile.TemporaryDirectory(prefix="orthogen-ocl-")
         self.points_dropped = 0
         self.batches = 0  # BatchDropCutter runs (each builds its tile's kd-tree: ~ms)
+        self._pool = None
+        if workers > 1:  # a forked helper with its own tiles takes every other batch of tiles
+            import multiprocessing
+
+            ctx = multiprocessing.get_context("fork")
+            self._pool = ctx.Pool(1, _init_helper, (self.tri, kind, radius, floor, offset))
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool = None
         self._tiles.clear()
         self._tmp.cleanup()
 
@@ -84,7 +97,6 @@ class DropCutter:
 
     def drop(self, xy: np.ndarray) -> np.ndarray:
         """Tool-tip heights (n,) at points ``xy`` (n, 2), mm; ``floor`` where nothing is below."""
-        ocl = self._ocl
         xy = np.asarray(xy, float).reshape(-1, 2)
         z = np.full(len(xy), self.floor)
         if not len(xy):
@@ -92,10 +104,33 @@ class DropCutter:
         keys = np.floor(xy / TILE_MM).astype(np.int64)
         order = np.lexsort((keys[:, 1], keys[:, 0]))
         ks = keys[order]
-        cuts = np.flatnonzero(np.any(np.diff(ks, axis=0) != 0, axis=1)) + 1
+        groups = np.split(order, np.flatnonzero(np.any(np.diff(ks, axis=0) != 0, axis=1)) + 1)
+        mine, theirs = groups, []
+        if self._pool is not None and len(groups) > 1:
+            # biggest first into the lighter share: the helper and this process finish together
+            load = [0, 0]
+            shares: list[list[np.ndarray]] = [[], []]
+            for g in sorted(groups, key=len, reverse=True):
+                k = int(load[1] < load[0])
+                shares[k].append(g)
+                load[k] += len(g)
+            mine, theirs = shares
+        job = None
+        if theirs:
+            job = self._pool.apply_async(_helper_drop, ([xy[g] for g in theirs],))
+        self._drop_groups(xy, keys, mine, z)
+        if job is not None:
+            for g, zg in zip(theirs, job.get(), strict=True):
+                z[g] = zg
+        self.points_dropped += len(xy)
+        return np.maximum(z, self.floor)
+
+    def _drop_groups(self, xy: np.ndarray, keys: np.ndarray, groups: list[np.ndarray], z: np.ndarray) -> None:
+        """Drop each group of points (all in one tile) into ``z``."""
+        ocl = self._ocl
         lift = self.offset  # the grown tool touches; the real one sits ``offset`` higher
         floor_ocl = self.floor - lift
-        for idx in np.split(order, cuts):
+        for idx in groups:
             surf = self._surface((int(keys[idx[0], 0]), int(keys[idx[0], 1])))
             if surf is None:
                 continue
@@ -109,8 +144,25 @@ class DropCutter:
             bdc.run()
             self.batches += 1
             z[idx] = np.fromiter((p.z for p in bdc.getCLPoints()), float, len(idx)) + lift
-        self.points_dropped += len(xy)
-        return np.maximum(z, self.floor)
+
+
+_HELPER: DropCutter | None = None
+
+
+def _init_helper(tri, kind, radius, floor, offset) -> None:
+    global _HELPER
+    _HELPER = DropCutter(tri, kind, radius, floor, offset)
+
+
+def _helper_drop(parts: list[np.ndarray]) -> list[np.ndarray]:
+    """In the helper process: heights for each group of points (one tile each)."""
+    out = []
+    for xy in parts:
+        keys = np.floor(xy / TILE_MM).astype(np.int64)
+        z = np.full(len(xy), _HELPER.floor)
+        _HELPER._drop_groups(xy, keys, [np.arange(len(xy))], z)
+        out.append(np.maximum(z, _HELPER.floor))
+    return out
 
 
 def sample_polyline(

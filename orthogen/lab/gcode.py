@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from orthogen.lab.mill_data import Blank, Machine
-from orthogen.lab.toolpath import FEED, PLUNGE, RAPID, Toolpath
+from orthogen.lab.moves import FEED, PLUNGE, RAPID, Toolpath
 
 #: Seconds the spindle is given to reach speed before the first cut of every tool.
 SPINUP_S = 3.0

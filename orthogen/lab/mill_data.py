@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from orthogen.errors import OrthogenError
 from orthogen.rx.templates import templates_dir
 
-PARTS = ("auto", "device", "positive")
 #: Blank material per part when none is asked for: devices are cut from EVA, positives from PU foam.
 DEFAULT_MATERIAL = {"device": "eva", "positive": "pu_foam"}
 

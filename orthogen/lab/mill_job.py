@@ -30,7 +30,8 @@ from orthogen.lab.mill_data import (
     tables,
 )
 from orthogen.lab.mill_part import MillPart, part_for
-from orthogen.lab.toolpath import Toolpath, build_toolpath
+from orthogen.lab.moves import Toolpath
+from orthogen.lab.toolpath import build_toolpath
 
 
 @dataclass(frozen=True)
