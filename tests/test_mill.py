@@ -237,15 +237,17 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, args, fragme
     assert not out.exists() or not any(out.iterdir())
 
 
-def test_mill_command_writes_the_job(tmp_path):
+def test_mill_command_mills_a_shells_positive(tmp_path):
     fast = ["--set", "scallop_mm=0.5", "--set", "sim_cell_mm=0.4", "--set", "length=three_quarter"]
-    proc = run("mill", SAMPLE, *fast, "--machine", "linuxcnc", "-o", tmp_path)
+    proc = run("mill", SAMPLE, *fast, "--set", "construction=shell", "--machine", "linuxcnc", "-o", tmp_path)
     assert proc.returncode == 0, proc.stderr
     stem = SAMPLE.stem
     assert {p.name for p in tmp_path.iterdir()} == {f"{stem}.nc", f"{stem}.mill.json", f"{stem}.mill.stl",
                                                       f"{stem}.mill.png"}
     report = json.loads((tmp_path / f"{stem}.mill.json").read_text())
+    assert report["parts"][0]["kind"] == "positive" and report["blank"]["material"] == "pu_foam"
     assert report["machine"]["dialect"] == "linuxcnc" and report["simulation"]["within_tolerance"]
+    assert report["checks"]["moves_outside_blank"] == 0 and report["checks"]["rapid_cuts"] == 0
     assert trimesh.load(tmp_path / f"{stem}.mill.stl").bounds[1][2] <= 0.0  # z = 0 is the blank's top
 
 
