@@ -69,7 +69,8 @@ def main() -> int:
               f"{t['simulation'][0]:4.1f} ({t['simulation'][1]:4.1f}) {wall:6.1f} ({cpu:4.1f}) "
               f"{job.toolpath.points_dropped:7d} {job.placement.blank.name:>15} {job.time['total_min']:5.0f} "
               f"{s['max_leftover_mm']:6.3f} {s['max_gouge_mm']:6.3f}")
-    print(f"wall seconds per device (total CPU with the helper in brackets): median {sorted(totals)[len(totals) // 2]:.1f}, "
+    median = sorted(totals)[len(totals) // 2]
+    print(f"wall seconds per device (total CPU with the helper in brackets): median {median:.1f}, "
           f"max {max(totals):.1f}; load average now {os.getloadavg()[0]:.1f}")
     return 0
 
