@@ -73,7 +73,10 @@ def _candidates(a: np.ndarray, b: np.ndarray, r: float, grid: Grid):
     k = np.arange(total) - np.repeat(np.cumsum(count) - count, count)
     ci = lo[seg, 0] + k // np.maximum(span[seg, 1], 1)
     cj = lo[seg, 1] + k % np.maximum(span[seg, 1], 1)
-    return seg, ci * ny + cj, grid.origin[0] + ci * grid.spacing, grid.origin[1] + cj * grid.spacing
+    h = np.float32(grid.spacing)
+    px = ci.astype(np.float32) * h + np.float32(grid.origin[0])
+    py = cj.astype(np.float32) * h + np.float32(grid.origin[1])
+    return seg, ci * ny + cj, px, py
 
 
 def _ball_envelope(a, b, r, px, py, end=None):
@@ -139,8 +142,8 @@ def swept_cells(a: np.ndarray, b: np.ndarray, kind: str, r: float, grid: Grid):
     a32, b32 = a.astype(np.float32), b.astype(np.float32)  # float32: half the memory traffic
     for idx in np.split(np.arange(len(a)), np.flatnonzero(np.diff(group)) + 1):
         seg, flat, px, py = _candidates(a[idx], b[idx], r, grid)
-        z = env(a32[idx][seg], b32[idx][seg], np.float32(r), px.astype(np.float32), py.astype(np.float32),
-                end[idx][seg])
+        sel = idx[seg]
+        z = env(a32[sel], b32[sel], np.float32(r), px, py, end[sel])
         hit = np.isfinite(z)
         yield flat[hit], z[hit]
 
