@@ -10,14 +10,16 @@ between samples stays within a tolerance of the tool's true path.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-#: Processes dropping points: this one and, on a machine with more cores, a forked helper.
-WORKERS = min(2, os.cpu_count() or 1)
+#: Processes dropping points: this one and, on a machine with more cores, a forked helper
+#: (where processes can fork).
+WORKERS = min(2, os.cpu_count() or 1) if "fork" in multiprocessing.get_all_start_methods() else 1
 #: Side of the square tiles the points are dropped in (mm).
 TILE_MM = 12.0
 #: Samples are split where the path rises or falls more than this between them (mm), whatever
@@ -61,8 +63,6 @@ class DropCutter:
         self.batches = 0  # BatchDropCutter runs (each builds its tile's kd-tree: ~ms)
         self._pool = None
         if workers > 1:  # a forked helper with its own tiles takes every other batch of tiles
-            import multiprocessing
-
             ctx = multiprocessing.get_context("fork")
             self._pool = ctx.Pool(1, _init_helper, (self.tri, kind, radius, floor, offset))
 
