@@ -1,11 +1,13 @@
 """Drop-cutter with opencamlib: the lowest height a tool can have above a triangulated surface.
 
-opencamlib's ``BatchDropCutter`` (OpenMP, exact for flat and ball cutters) searches its
-triangles with a kd-tree that prunes poorly on a large surface, so points are dropped tile by tile:
-each tile of ``TILE_MM`` gets a surface holding only the triangles its tools can touch (read from a
-binary STL by ocl's own reader, far faster than adding triangles from Python). Heights are the tool
-tip's z (mm), never below ``floor``. ``sample_polyline`` samples a line adaptively until the chord
-between samples stays within a tolerance of the tool's true path.
+opencamlib's ``BatchDropCutter`` (exact for flat and ball cutters) searches its triangles with a
+kd-tree that prunes poorly on a large surface, so points are dropped tile by tile: each tile of
+``TILE_MM`` gets a surface holding only the triangles its tools can touch (read from a binary STL by
+ocl's own reader, far faster than adding triangles from Python). Each run is single-threaded (an
+OpenMP team costs milliseconds per run on a busy machine); on a multi-core machine a forked helper
+process drops half of the tiles. Heights are the tool tip's z (mm), never below ``floor``.
+``sample_polyline`` samples a line adaptively until the chord between samples stays within a
+tolerance of the tool's true path; ``staircase`` and ``simplify`` shape the result into moves.
 """
 
 from __future__ import annotations
