@@ -115,6 +115,40 @@ def test_a_rapid_into_the_blank_is_a_collision():
     assert counts["rapid_cuts"] == 1 and counts["rapid_cut_depth_mm"] == pytest.approx(2.0)
 
 
+SPLIT = """G21 G90 G17 G94 G54
+G0 Z5
+T2 M6
+M3 S18000
+G0 X10 Y10
+G1 Z-2 F500
+G1 X30 F1000
+G1 Y11
+G0 Z5
+G0 X50 Y10
+G1 Z-1 F500
+G1 X60 F1000
+G0 Z5
+G0 X20 Y10
+G0 Z-1.5
+G0 Z5
+G0 X50 Y30
+G0 Z-0.5
+G0 Z5
+M30
+"""
+
+
+def test_simulation_split_over_a_helper_is_exact_rapids_included():
+    # the helper cuts the last rapids into a blank of its own: the one into the slot the first
+    # half cut is no collision, the one into untouched material is
+    prog = read_program(SPLIT)
+    one = simulate(prog, {2: ("flat", 3.0)}, (80.0, 40.0, 10.0), 0.25, workers=1)
+    two = simulate(prog, {2: ("flat", 3.0)}, (80.0, 40.0, 10.0), 0.25, workers=2)
+    assert np.array_equal(one[1], two[1])
+    assert one[2] == two[2] and two[2]["rapid_cuts"] == 1
+    assert two[2]["rapid_cut_depth_mm"] == pytest.approx(0.5)
+
+
 @pytest.mark.parametrize("line, problem", [
     ("G2 X1 Y1 I1 J0", "not supported"), ("G20", "not supported"), ("G91", "not supported"),
     ("X10 Y10", "not fully understood"), ("G43 H7", "not the loaded tool"),
@@ -211,6 +245,7 @@ def test_a_block_mills_to_the_scallop_target(machine):
     assert job.time["total_min"] > job.time["cutting_min"] > 0
     files = mill_job.job_files(job)
     assert sorted(files) == ["block.mill.json", "block.mill.png", "block.mill.stl", "block.nc"]
+
     report = json.loads(files["block.mill.json"])
     assert report["blank"]["name"] == "eva_300x120x25" and report["machining_time_min"] > 0
 

@@ -148,44 +148,90 @@ def swept_cells(a: np.ndarray, b: np.ndarray, kind: str, r: float, grid: Grid):
         yield flat[hit], z[hit]
 
 
-def simulate(program: Program, tools: dict[int, tuple[str, float]], size: tuple[float, float, float],
-             cell: float) -> tuple[Grid, np.ndarray, dict]:
-    """Cut the blank ``size`` with ``program``; ``tools`` maps a T number to (kind, radius).
-
-    Returns the grid, the final heights (blank frame) and counts: rapid moves that cut material
-    (and how deep), feed moves with no tool or a stopped spindle.
-    """
-    grid = blank_grid(size, cell)
-    stock = np.zeros(grid.shape[0] * grid.shape[1])
+def _blocks(program: Program, tools: dict[int, tuple[str, float]]):
+    """Runs of consecutive moves with the same tool and kind that can touch the blank; and the
+    number of feed moves with no known tool."""
     known = np.all(np.isfinite(program.start), axis=1) & np.all(np.isfinite(program.end), axis=1)
     # a move that stays above the blank's top cannot touch it (cutting with the flank of a tool
     # is covered: the flat and ball envelopes are the tools' lowest points)
     below_top = np.minimum(program.start[:, 2], program.end[:, 2]) < 0.0
     key = np.where(program.rapid, -1, 1) * (program.tool + 1)
-    breaks = np.flatnonzero(np.diff(key)) + 1
-    collisions, deepest, untooled = 0, 0.0, 0
-    for idx in np.split(np.arange(len(key)), breaks):
+    blocks, untooled = [], 0
+    for idx in np.split(np.arange(len(key)), np.flatnonzero(np.diff(key)) + 1):
         idx = idx[known[idx] & below_top[idx]]
         if not len(idx):
             continue
-        t = int(program.tool[idx[0]])
-        rapid = bool(program.rapid[idx[0]])
+        t, rapid = int(program.tool[idx[0]]), bool(program.rapid[idx[0]])
         if t not in tools:
-            if not rapid:
-                untooled += len(idx)
+            untooled += 0 if rapid else len(idx)
             continue
-        kind, r = tools[t]
+        blocks.append((idx, *tools[t], rapid))
+    return blocks, untooled
+
+
+def _cut(program: Program, blocks, grid: Grid, stock: np.ndarray) -> list:
+    """Apply ``blocks`` to ``stock`` in order; for every rapid block that cuts, (cells, tool z there,
+    stock there before it)."""
+    flagged = []
+    for idx, kind, r, rapid in blocks:
+        a, b = program.start[idx], program.end[idx]
         if rapid:  # checked with the tool a hair thinner: cells on its rim are touched, not cut
-            for flat, z in swept_cells(program.start[idx], program.end[idx], kind, r - RIM_MM, grid):
-                depth = stock[flat] - z
-                if (depth > 1e-3).any():
-                    collisions += 1
-                    deepest = max(deepest, float(depth.max()))
-        for flat, z in swept_cells(program.start[idx], program.end[idx], kind, r, grid):
+            hits = [(f, z, stock[f]) for f, z in swept_cells(a, b, kind, r - RIM_MM, grid)]
+            hits = [(f[m], z[m], s[m]) for f, z, s in hits if (m := s - z > 1e-3).any()]
+            if hits:
+                flagged.append(tuple(np.concatenate(x) for x in zip(*hits, strict=True)))
+        for flat, z in swept_cells(a, b, kind, r, grid):
             np.minimum.at(stock, flat, z)
-    feeds_off = int(np.sum(known & ~program.rapid & ~program.spindle))
-    counts = {"rapid_cuts": collisions, "rapid_cut_depth_mm": deepest, "cuts_without_tool": untooled,
-              "cuts_with_spindle_off": feeds_off}
+    return flagged
+
+
+_SIM_STATE: tuple = ()
+
+
+def _cut_in_helper(lo: int, hi: int):
+    program, blocks, grid = _SIM_STATE
+    stock = np.zeros(grid.shape[0] * grid.shape[1])
+    return stock, _cut(program, blocks[lo:hi], grid, stock)
+
+
+def simulate(program: Program, tools: dict[int, tuple[str, float]], size: tuple[float, float, float],
+             cell: float, workers: int = 1) -> tuple[Grid, np.ndarray, dict]:
+    """Cut the blank ``size`` with ``program``; ``tools`` maps a T number to (kind, radius).
+
+    Returns the grid, the final heights (blank frame) and counts: rapid moves that cut material
+    (and how deep), feed moves with no tool or a stopped spindle. With ``workers`` = 2 a forked
+    helper cuts the second half of the program into a blank of its own: the result is the lower of
+    the two, and a rapid of the second half cuts only where both blanks were still above it.
+    """
+    global _SIM_STATE
+    grid = blank_grid(size, cell)
+    blocks, untooled = _blocks(program, tools)
+    stock = np.zeros(grid.shape[0] * grid.shape[1])
+    cost = np.cumsum([len(idx) * (2 * r / cell) ** 2 for idx, _, r, _ in blocks])
+    split = int(np.searchsorted(cost, cost[-1] / 2)) + 1 if len(blocks) > 1 else len(blocks)
+    if workers > 1 and split < len(blocks):
+        import multiprocessing
+
+        _SIM_STATE = (program, blocks, grid)
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            job = pool.apply_async(_cut_in_helper, (split, len(blocks)))
+            flagged = _cut(program, blocks[:split], grid, stock)
+            later, flagged_later = job.get()
+        _SIM_STATE = ()
+        for f, z, before in flagged_later:  # the first half's cuts came before these rapids
+            before = np.minimum(before, stock[f])
+            if (m := before - z > 1e-3).any():
+                flagged.append((f[m], z[m], before[m]))
+        np.minimum(stock, later, out=stock)
+    else:
+        flagged = _cut(program, blocks, grid, stock)
+    counts = {
+        "rapid_cuts": len(flagged),
+        "rapid_cut_depth_mm": max((float((s - z).max()) for _, z, s in flagged), default=0.0),
+        "cuts_without_tool": untooled,
+        "cuts_with_spindle_off": int(np.sum(~program.rapid & ~program.spindle & np.all(
+            np.isfinite(program.start) & np.isfinite(program.end), axis=1))),
+    }
     return grid, stock.reshape(grid.shape), counts
 
 

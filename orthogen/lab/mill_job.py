@@ -17,6 +17,7 @@ from orthogen import __version__
 from orthogen.errors import GeometryError, OrthogenError
 from orthogen.lab.blanks import Placement, choose_blank
 from orthogen.lab.cut_sim import CutResult, compare, simulate
+from orthogen.lab.dropcutter import WORKERS
 from orthogen.lab.gcode import write_gcode
 from orthogen.lab.gcode_read import Program, machining_time, read_program
 from orthogen.lab.mill_data import (
@@ -146,7 +147,7 @@ def _blank_job(stem: str, parts: list[MillPart], placement: Placement, tools: di
     program = read_program(gcode, f"{stem}.nc")
     time = machining_time(program, machine.rapid_xy_mm_min, machine.rapid_z_mm_min, machine.tool_change_s)
     by_number = {op.tool.number: (op.tool.type, op.tool.radius) for op in toolpath.operations}
-    grid, surface, counts = simulate(program, by_number, placement.size, options.sim_cell_mm)
+    grid, surface, counts = simulate(program, by_number, placement.size, options.sim_cell_mm, WORKERS)
     cut = compare(grid, surface, triangles, outlines, tools["finish"].radius, options.scallop_mm)
     env = _envelope(program, placement.size, toolpath.safe_z, machine)
     clock.lap("simulation")
