@@ -49,10 +49,6 @@ class CutResult:
     deviation: np.ndarray
     stats: dict
 
-    @property
-    def passed(self) -> bool:
-        return bool(self.stats["within_tolerance"])
-
 
 def blank_grid(size: tuple[float, float, float], cell: float) -> Grid:
     nx, ny = int(np.ceil(size[0] / cell)), int(np.ceil(size[1] / cell))

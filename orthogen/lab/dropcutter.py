@@ -62,7 +62,6 @@ class DropCutter:
         self._tiles: dict[tuple[int, int], object] = {}
         self._tmp = tempfile.TemporaryDirectory(prefix="orthogen-ocl-")
         self.points_dropped = 0
-        self.batches = 0  # BatchDropCutter runs (each builds its tile's kd-tree: ~ms)
         self._pool = None
         if workers > 1:  # a forked helper with its own tiles takes every other batch of tiles
             ctx = multiprocessing.get_context("fork")
@@ -144,7 +143,6 @@ class DropCutter:
             for x, y in xy[idx].tolist():
                 bdc.appendPoint(ocl.CLPoint(x, y, floor_ocl))
             bdc.run()
-            self.batches += 1
             z[idx] = np.fromiter((p.z for p in bdc.getCLPoints()), float, len(idx)) + lift
 
 
