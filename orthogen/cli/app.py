@@ -293,7 +293,7 @@ def _print_measure_table(report: dict) -> None:
 
 
 #: Modules that register more commands on ``app`` when imported (a small registry: one line per module).
-COMMAND_MODULES = ("orthogen.cli.lab", "orthogen.cli.prescribe")
+COMMAND_MODULES = ("orthogen.cli.lab", "orthogen.cli.prescribe", "orthogen.cli.mill")
 
 
 def _register_commands() -> None:

@@ -1,1 +1,1 @@
-"""Lab workflow: order files and batches."""
+"""Lab workflow: order files, batches and milling (CNC output checked by a simulated cut)."""

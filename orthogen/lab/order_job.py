@@ -153,6 +153,10 @@ def order_outputs(order: Order, designs: dict) -> tuple[Outputs, list[dict]]:
         outputs[f"{stem}.json"] = json_text(report).encode()
         outputs[f"{stem}.png"] = previews[side]
         sides.append(_side_summary(side, report, [n for n in outputs if n.startswith(stem + ".")]))
+    if "nc" in order.formats:  # CNC output per blank, checked by a simulated cut (lab/mill_job.py)
+        from orthogen.lab.mill_job import mill_outputs
+
+        outputs.update(mill_outputs(list(designs.values()), [f"{oid}_{s}" for s in designs]))
     html = _render_html(order, designs, previews, pair, [*outputs, f"{oid}_report.html"])
     outputs[f"{oid}_report.html"] = html.encode("utf-8")
     return outputs, sides

@@ -32,7 +32,7 @@ COLUMNS = (
 #: Columns every order file must have (and one of the scan columns).
 REQUIRED_COLUMNS = ("order_id", "patient_ref", "prescription")
 SIDES = ("left", "right")
-FORMATS = ("stl", "3mf")
+FORMATS = ("stl", "3mf", "nc")
 MAX_ID_CHARS = 64
 #: An id becomes a folder and file names (``<id>_report.html``, ``.<id>.tmp-<pid>``): file systems
 #: allow 255 bytes per name, so ids are limited in UTF-8 bytes too (an emoji takes 4).

@@ -29,6 +29,8 @@ TEMPLATES_ENV = "ORTHOGEN_TEMPLATES"
 #: Allowed template names (a file stem; no path separators or dots).
 TEMPLATE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 _NAME_RE = re.compile(TEMPLATE_NAME_PATTERN)
+#: Files in the templates folder that hold other data (milling), not insole templates.
+DATA_FILES = frozenset({"blanks", "tools", "machines"})
 
 
 def templates_dir() -> Path:
@@ -48,6 +50,7 @@ def _is_template_file(path: Path) -> bool:
         path.is_file()
         and path.suffix in (".yaml", ".yml")
         and not path.stem.startswith("example")
+        and path.stem not in DATA_FILES
         and _NAME_RE.match(path.stem) is not None
     )
 
