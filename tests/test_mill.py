@@ -287,7 +287,7 @@ def test_mill_command_mills_a_shells_positive(tmp_path):
 
 
 def test_order_file_with_formats_nc_mills_the_order(tmp_path, monkeypatch):
-    from orthogen.lab.batch import run_order
+    from orthogen.lab.order_job import run_order
     from orthogen.lab.orders import check_orders
 
     monkeypatch.setattr(mill_job, "BATCH_OPTIONS", COARSE)
@@ -316,12 +316,13 @@ REAL = [
 
 def _real_designs(names, foot_length):
     from orthogen.device.design import design_foot
+    from orthogen.device.template import template_geometry
     from orthogen.foot.measure_scan import MeasureOptions, measure_scan
     from orthogen.rx.load import load_prescription
 
     rx = load_prescription(None, [])
     feet = [measure_scan(real_scan(n), MeasureOptions(foot_length_mm=foot_length)) for n in names]
-    return [design_foot(f, rx) for f in feet]
+    return [design_foot(f, rx, template_geometry(rx.template)) for f in feet]
 
 
 def _check_job(job):

@@ -36,13 +36,10 @@ def mill_files(scans: list[Path], rx_path: Path | None, settings: list[str], out
                machine: str, blank: str | None) -> list[dict]:
     """Design, mill and check; then write ``<stem>.nc``, ``.mill.json``, ``.mill.stl``, ``.mill.png``
     per blank. Returns one summary per blank."""
-    from orthogen.cli.design_job import split_side_overrides
-    from orthogen.device.design import design_foot, measure_options_from_rx
-    from orthogen.foot.measure_scan import measure_scan
+    from orthogen.cli.design_job import DesignRequest, design_devices
     from orthogen.lab.mill_data import get_blank, get_machine, job_tools, mill_options
     from orthogen.lab.mill_job import job_files, mill_designs
     from orthogen.output.export import atomic_write
-    from orthogen.rx.load import load_prescription
 
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
@@ -53,17 +50,12 @@ def mill_files(scans: list[Path], rx_path: Path | None, settings: list[str], out
     job_tools(options)
     if blank is not None:
         get_blank(blank)
-    common, per_side = split_side_overrides(rx_set)
-    rx = load_prescription(rx_path, common)
-    feet = [measure_scan(s, measure_options_from_rx(rx)) for s in scans]
-    if len(feet) == 2 and feet[0].side == feet[1].side:
-        raise OrthogenError(f"a pair needs a left and a right foot, but both scans are {feet[0].side} feet",
-                            scans[1])
+    # the same measuring, side checks and design as `orthogen design` (one code path)
+    req = DesignRequest(tuple(map(Path, scans)), rx_path, tuple(rx_set))
+    designs = [dev.design for dev in design_devices(req)]
     stems = [Path(s).stem for s in scans]
     if len(stems) == 2 and stems[0] == stems[1]:
-        stems = [f"{stems[0]}_{f.side}" for f in feet]
-    rxs = [load_prescription(rx_path, [*common, *per_side[f.side]]) if per_side[f.side] else rx for f in feet]
-    designs = [design_foot(f, r) for f, r in zip(feet, rxs, strict=True)]
+        stems = [f"{stems[0]}_{d.foot.side}" for d in designs]
     jobs = mill_designs(designs, stems, options, machine=machine, blank=blank)
     outputs = [(job, job_files(job)) for job in jobs]  # everything checked before anything is written
     results = []
