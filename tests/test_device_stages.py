@@ -119,16 +119,6 @@ def test_forefoot_down_flattens_a_rounded_forefoot_but_keeps_its_tilt():
     assert frontal_angle(out, GRID, r.forefoot_band(GRID), 1.0) == pytest.approx(3.0, abs=0.3)
 
 
-def test_heel_bisection_of_an_inverted_heel_is_positive():
-    r = _regions("right")
-    u = Y - 4.0
-    heel = np.where(np.abs(u) < 30, 30 - np.sqrt(np.maximum(900 - u**2, 0)), 30.0)  # a U, symmetric about y=4
-    theta = np.radians(5.0)  # turned so its top leans laterally (-y for a right foot): inverted
-    yr = Y * np.cos(theta) + heel * np.sin(theta)
-    z = np.interp(yr[40], Y[40], heel[40])[None, :] * np.ones((280, 1))
-    assert bal.heel_bisection_deg(z, GRID, r) > 2.0
-
-
 # --- construction -------------------------------------------------------------------------------
 def test_shell_underside_is_one_thickness_below_a_plane_and_follows_a_wall():
     flat = np.full(GRID.shape, 10.0)

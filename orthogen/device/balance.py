@@ -44,9 +44,6 @@ from orthogen.foot.heightmap import Grid
 
 #: A wedge that only adds material pivots this far (mm) from the centre line: past any foot's edge.
 LIFT_PIVOT_MM = 70.0
-#: The heel's posterior bisection is read from chord midpoints at these heights above its lowest
-#: point in the frontal section through the heel centre (mm): high enough to clear a loaded pad.
-BISECTION_HEIGHTS_MM = (6.0, 9.0, 12.0, 15.0, 18.0)
 
 
 @dataclass(frozen=True)
@@ -56,7 +53,6 @@ class Balance:
     heel_seat_captured_deg: float
     forefoot_captured_deg: float
     forefoot_to_rearfoot_deg: float  # the foot's own relationship as captured (+ forefoot varus)
-    heel_bisection_deg: float  # posterior heel bisection from vertical (+ inverted), NaN if unseen
     balance_inversion_deg: float
     rearfoot_post_deg: float
     forefoot_post_deg: float  # as applied (``auto`` resolved to the measured relationship)
@@ -78,45 +74,6 @@ class Balance:
         d["heel_seat_target_deg"] = round(self.heel_seat_target_deg, 3)
         d["forefoot_target_deg"] = round(self.forefoot_target_deg, 3)
         return d
-
-
-def heel_bisection_deg(z: np.ndarray, grid: Grid, regions: Regions) -> float:
-    """The posterior heel's bisection against the vertical (deg, + = inverted), from the frontal
-    section of the plantar surface ``z`` through the heel centre: the line through the midpoints of
-    horizontal chords of the heel's U at BISECTION_HEIGHTS_MM. NaN where the sides are not seen."""
-    x, y = grid.axes()
-    i = int(np.clip(np.rint((regions.heel_centre[0] - x[0]) / grid.spacing), 0, len(x) - 1))
-    prof = z[i]
-    ok = np.isfinite(prof)
-    if ok.sum() < 10:
-        return float("nan")
-    bottom = float(np.nanmin(prof))
-    j0 = int(np.nanargmin(np.where(ok, prof, np.inf)))
-    heights, mids = [], []
-    for h in BISECTION_HEIGHTS_MM:
-        level = bottom + h
-        left = np.flatnonzero(ok[:j0] & (prof[:j0] >= level))
-        right = np.flatnonzero(ok[j0:] & (prof[j0:] >= level)) + j0
-        if left.size == 0 or right.size == 0:
-            continue
-        yl, yr = _crossing(y, prof, left[-1], level), _crossing(y, prof, right[0] - 1, level)
-        heights.append(h)
-        mids.append(0.5 * (yl + yr))
-    if len(heights) < 3:
-        return float("nan")
-    slope = np.polyfit(np.asarray(heights), regions.medial_sign * np.asarray(mids), 1)[0]
-    # an inverted heel's bisection leans its top laterally: medial offset falls with height
-    return float(-np.degrees(np.arctan(slope)))
-
-
-def _crossing(y: np.ndarray, prof: np.ndarray, j: int, level: float) -> float:
-    """y where the profile crosses ``level`` between samples j and j + 1 (linear)."""
-    j = int(np.clip(j, 0, len(y) - 2))
-    a, b = prof[j], prof[j + 1]
-    if not (np.isfinite(a) and np.isfinite(b)) or a == b:
-        return float(y[j])
-    t = float(np.clip((level - a) / (b - a), 0.0, 1.0))
-    return float(y[j] + t * (y[j + 1] - y[j]))
 
 
 def plan_balance(
@@ -148,7 +105,6 @@ def plan_balance(
         heel_seat_captured_deg=a_h,
         forefoot_captured_deg=a_f,
         forefoot_to_rearfoot_deg=ff_rf,
-        heel_bisection_deg=heel_bisection_deg(z, grid, regions),
         balance_inversion_deg=float(balance_inversion_deg),
         rearfoot_post_deg=float(rearfoot_post_deg),
         forefoot_post_deg=float(ff_rf if auto else forefoot_post_deg),

@@ -248,7 +248,7 @@ def design_foot(foot: MeasuredFoot, rx: Prescription, geometry: TemplateGeometry
         return _design_foot(foot, rx, geometry)
     except OrthogenError as err:
         if err.path is None:
-            raise type(err)(err.problem, foot.path) from None
+            raise err.with_path(foot.path) from None
         raise
 
 
