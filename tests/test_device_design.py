@@ -297,3 +297,28 @@ def test_same_input_same_bytes(tmpdir, tmp_path):
 
 def _vf(d):
     return d.vertices, d.faces
+
+
+def test_length_disagreements_are_refused_through_the_cli(tmp_path):
+    """A shoe size or --foot-length that disagrees with a scan that has its toes: one line, exit 2."""
+    import subprocess
+    import sys
+
+    from tests.conftest import BUNDLED_SCANS
+
+    scan = BUNDLED_SCANS / "synth_left_full_foot.stl"  # 260 mm with toes
+    for extra, words in (
+        (["--set", "shoe_size=EU 46"], ["shoe_size EU 46", "26"]),
+        (["--foot-length", "230"], ["foot_length_mm = 230", "26"]),
+    ):
+        out = tmp_path / extra[0].strip("-")
+        proc = subprocess.run(
+            [sys.executable, "-m", "orthogen", "design", str(scan), *extra, "-o", str(out), "--no-preview"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and all(w in lines[0] for w in words), lines
+        assert not out.exists() or not any(out.iterdir())

@@ -102,6 +102,8 @@ def design_devices(req: DesignRequest) -> list[DesignedDevice]:
         else (rx, None)
         for f in feet
     ]
+    if req.foot_length_mm is not None:  # --foot-length is the prescription's foot length, checked by design
+        loaded = [(r.model_copy(update={"foot_length_mm": req.foot_length_mm}), w) for r, w in loaded]
     if len(feet) == 2:
         check_pair({f.side: r for f, (r, _) in zip(feet, loaded, strict=True)}, req.rx_path or "--set")
     return [
