@@ -42,6 +42,8 @@ FEATHER_LENGTH_MM = 3.0
 #: a shell cut there ends this much further behind its line than the prescription's rule (a margin) ...
 END_MARGIN_MM = 1.0
 SKIVE_LENGTH_MM = 12.0
+#: Caps act at most this far in from the outline (mm): beyond it every cap exceeds any device.
+CAP_REACH_MM = 30.0
 #: ... and the forefoot's side edges may rise this much per mm inward (and this much per mm², so the
 #: taper stays near the edge and never reaches under the met heads).
 SIDE_EDGE_SLOPE = 0.35
@@ -265,10 +267,15 @@ def edge_cap(
     edges taper at SIDE_EDGE_SLOPE. ``thickness``: the device's nominal thickness there.
     """
     X, Y = grid.mesh()
-    pts = shapely.points(X.ravel(), Y.ravel())
-    d_edge = shapely.distance(outline.exterior, pts).reshape(grid.shape)
+    # exact distances only near the outline, where a cap can act (a coarse transform picks the cells)
+    inside = contains_xy(outline, X, Y)
+    near = ndimage.distance_transform_edt(inside) * grid.spacing <= CAP_REACH_MM
+    pts = shapely.points(X[near], Y[near])
+    d_edge = np.full(grid.shape, np.inf)
+    d_edge[near] = shapely.distance(outline.exterior, pts)
     if end_line is not None:
-        d_end = shapely.distance(shapely.LineString(end_line), pts).reshape(grid.shape)
+        d_end = np.full(grid.shape, np.inf)
+        d_end[near] = shapely.distance(shapely.LineString(end_line), pts)
     else:
         d_end = np.where(toe > 0.5, d_edge, np.inf)
     taper = SKIVE_LENGTH_MM if skived else 2.0 * FEATHER_LENGTH_MM

@@ -49,7 +49,7 @@ from orthogen.device.template import (
     template_geometry,
     trim_to_length,
 )
-from orthogen.device.verify import Checks, Intent, check_intent, measure_device, require_valid
+from orthogen.device.verify import Checks, Intent, check_intent, measure_device, read_surfaces, require_valid
 from orthogen.errors import GeometryError, OrthogenError
 from orthogen.foot.heightmap import QUARTER_LINE_FRACTION, Grid, sample
 from orthogen.foot.measure_scan import MeasuredFoot, MeasureOptions, measure_scan
@@ -414,10 +414,24 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
         warnings.append(f"label {label!r} not engraved: no flat, thick enough underside for it")
     label_z = float(sample(bottom, grid, np.array([regions.heel_centre]))[0]) if box else None
     solid = build_solid(grid, top, bottom, outline.polygon, label, LABEL_DEPTH_MM, box, label_z)
-    checks = measure_device(solid.vertices, solid.faces, grid)
+    surf = read_surfaces(solid.vertices, solid.faces, grid)  # the mesh read once for every check
+    checks = measure_device(solid.vertices, solid.faces, grid, surf)
     require_valid(checks, cons.MIN_THICKNESS_MM - (LABEL_DEPTH_MM if box else 0.0))
     intent = check_intent(
-        solid.vertices, solid.faces, grid, foot, regions, bal, rx, geom, L, cut, foot_ref, bed, plain_top
+        solid.vertices,
+        solid.faces,
+        grid,
+        foot,
+        regions,
+        bal,
+        rx,
+        geom,
+        L,
+        cut,
+        foot_ref,
+        bed,
+        plain_top,
+        surf,
     )
     intent.require()
     shift = -float(solid.vertices[:, 0].min())

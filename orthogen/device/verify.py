@@ -102,10 +102,10 @@ def read_surfaces(vertices: np.ndarray, faces: np.ndarray, grid: Grid):
     return top, bot, covered, np.where(inner, top - bot, np.nan)
 
 
-def measure_device(vertices: np.ndarray, faces: np.ndarray, grid: Grid) -> Checks:
+def measure_device(vertices: np.ndarray, faces: np.ndarray, grid: Grid, surfaces=None) -> Checks:
     """Topology, size and thinnest point of one device mesh (foot frame, mm)."""
     topo = topology(vertices, faces)
-    _, _, _, thick = read_surfaces(vertices, faces, grid)
+    _, _, _, thick = read_surfaces(vertices, faces, grid) if surfaces is None else surfaces
     return Checks(
         watertight=topo["watertight"],
         winding_consistent=topo["winding_consistent"],
@@ -261,14 +261,16 @@ def check_intent(
     foot_surface: np.ndarray,
     footbed: np.ndarray,
     plain_top: np.ndarray,
+    surfaces=None,
 ) -> Intent:
     """Every clinical check of a device mesh against its prescription and its foot (foot frame, mm).
 
     ``foot_surface``: the balanced foot set on the footbed (mm above it, on ``grid``), the
     reference of heel lift; ``footbed``: the shoe's footbed under the device; ``plain_top``: the
-    top of the same device without its accommodations (where they must show on the mesh).
+    top of the same device without its accommodations (where they must show on the mesh);
+    ``surfaces``: the mesh's envelopes (:func:`read_surfaces`) when already read.
     """
-    top, bot, covered, thick = read_surfaces(vertices, faces, grid)
+    top, bot, covered, thick = read_surfaces(vertices, faces, grid) if surfaces is None else surfaces
     ms = regions.medial_sign
     items: list[IntentItem] = []
     excl = corr.accommodation_area(grid, regions, rx, length_mm)
