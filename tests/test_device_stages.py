@@ -139,7 +139,8 @@ def test_edge_caps_feather_and_skive():
     prof = cap[150:200, 60]
     assert np.all(prof[x_in >= 197] <= 1.5) and prof[x_in == 170][0] >= 3.0  # full thickness 30 mm in
     line = np.array([[120.0, -60.0], [120.0, 60.0]])
-    cap = cons.edge_cap(GRID, poly, line, np.zeros(GRID.shape), np.zeros(GRID.shape), thick, skived=True)
+    cut = Polygon([(0, -50), (120, -50), (120, 50), (0, 50)])  # the outline is trimmed at its end line
+    cap = cons.edge_cap(GRID, cut, line, np.zeros(GRID.shape), np.zeros(GRID.shape), thick, skived=True)
     prof = cap[100:121, 60]  # x = 100 .. 120
     assert prof[-1] <= 1.5 and prof[-10] < 3.0 and prof[0] >= 3.0  # tapers over more than 10 mm
 

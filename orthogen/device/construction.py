@@ -262,8 +262,8 @@ def edge_cap(
 ) -> np.ndarray:
     """The most a device may be thick near its distal end and forefoot edges (mm; inf elsewhere).
 
-    ``end_line``: the cut line of a trimmed length (None: full length, whose end is the outline
-    around the toes, weighted by ``toe``). ``forefoot``: 0..1 weight of the forefoot, whose side
+    ``end_line``: the cut line of a trimmed length, which ``outline`` ends on (None: full length,
+    whose end is the outline around the toes, weighted by ``toe``). ``forefoot``: 0..1 weight of the forefoot, whose side
     edges taper at SIDE_EDGE_SLOPE. ``thickness``: the device's nominal thickness there.
     """
     X, Y = grid.mesh()
