@@ -1,4 +1,5 @@
-"""The clinician preview: PNG output, determinism, panel layout, medial/lateral on the correct sides."""
+"""The clinician preview: PNG output, determinism, panel layout, the checks with their marks, medial/lateral
+on the correct sides (read from what the renderer drew where, and from the picture's pixels)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from orthogen.device.design import Design, design_scan
-from orthogen.output.preview import pair_figure, pair_png, preview_figure, preview_png, write_preview
+from orthogen.output.preview import pair_picture, pair_png, preview_picture, preview_png, write_preview
 from orthogen.rx.load import load_prescription
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,23 +47,25 @@ def _png_size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def _label_offsets(fig) -> dict[tuple[int, str], tuple[float, float]]:
-    """(axes index, "medial"/"lateral") -> display offset (dx, dy) of that label from the axes centre."""
-    fig.set_dpi(30)
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
+def _label_offsets(canvas) -> dict[tuple[str, str], tuple[float, float]]:
+    """(panel, "medial"/"lateral") -> offset (dx, dy) of that label from its panel's centre, in pixels
+    with y up (as on the page); also checks that the label's pixels were actually drawn (dark)."""
+    img = np.asarray(canvas.image.convert("L"))
     out = {}
-    for i, ax in enumerate(fig.axes):
-        ab = ax.get_window_extent(renderer)
-        for t in ax.texts:
-            if t.get_text() in ("medial", "lateral"):
-                assert (i, t.get_text()) not in out, "one label of each per axes"
-                tb = t.get_window_extent(renderer)
-                out[i, t.get_text()] = (
-                    (tb.x0 + tb.x1 - ab.x0 - ab.x1) / 2,
-                    (tb.y0 + tb.y1 - ab.y0 - ab.y1) / 2,
-                )
+    for t in canvas.texts:
+        if t.text not in ("medial", "lateral"):
+            continue
+        assert (t.panel, t.text) not in out, "one label of each per panel"
+        x0, y0, x1, y1 = (round(v) for v in t.box)
+        assert (img[y0:y1, x0:x1] < 80).sum() > 20, f"{t.text} on {t.panel} is not on the picture"
+        pcx, pcy = canvas.panels[t.panel].centre
+        cx, cy = t.centre
+        out[t.panel, t.text] = (cx - pcx, pcy - cy)
     return out
+
+
+def _texts(canvas, panel: str) -> list[str]:
+    return [t.text for t in canvas.texts if t.panel == panel]
 
 
 def test_preview_png_is_a_sensible_png_and_deterministic(designs):
@@ -70,48 +74,65 @@ def test_preview_png_is_a_sensible_png_and_deterministic(designs):
     assert 500 <= w <= 700 and 300 <= h <= 500
     assert 5_000 < len(data) < 2_000_000
     assert preview_png(designs["left"], dpi=50) == data
+    assert _png_size(preview_png(designs["left"])) == (1300, 900)
 
 
 def test_preview_has_four_panels_a_colour_bar_and_its_checks(designs):
-    fig = preview_figure(designs["left"])
-    assert len(fig.axes) == 4
-    cbars = [c for c in fig.axes[0].child_axes if c.get_ylabel() == "thickness (mm)"]
-    assert len(cbars) == 1
-    assert Path(designs["left"].foot.path).name in fig.get_suptitle()
-    assert "left foot" in fig.get_suptitle()
-    assert "heel lift 5 mm" in fig.get_suptitle()
-    assert "all checks passed" in fig.get_suptitle()
+    d = designs["left"]
+    pic = preview_picture(d)
+    assert {"top", "profile", "heel", "checks", "colourbar"} <= set(pic.panels)
+    assert "thickness (mm)" in _texts(pic, "colourbar")
+    title = "\n".join(_texts(pic, "title"))
+    assert Path(d.foot.path).name in title and "left foot" in title
+    assert "heel lift 5 mm" in title and "all checks passed" in title
     # every clinical check is on the page with its mark, and none is marked failed
-    texts = [t.get_text() for t in fig.axes[3].texts]
+    texts = _texts(pic, "checks")
     assert "FAIL" not in texts and texts.count("pass") >= 5
+    assert texts.count("pass") == sum(1 for i in d.intent.items if i.kind != "info")
     assert any(t.startswith("heel seat frontal angle") for t in texts)
-    # the landmarks are drawn: five met heads numbered on the top view
-    assert {str(k) for k in range(1, 6)} <= {t.get_text() for t in fig.axes[0].texts}
+    # the landmarks are drawn: five met heads numbered on the top view, heel centre and arch apex named
+    assert {str(k) for k in range(1, 6)} | {"heel centre", "arch apex"} <= set(_texts(pic, "top"))
+    # the thickness map is in colour inside the top view, and the colour bar spans it
+    x0, y0, x1, y1 = (int(v) for v in pic.panels["top"].box)
+    rgb = np.asarray(pic.image)[y0:y1, x0:x1].astype(int)
+    assert (np.ptp(rgb, axis=2) > 60).mean() > 0.2
+
+
+def test_a_failed_check_is_marked(designs):
+    from dataclasses import replace
+
+    from orthogen.device.verify import Intent
+
+    d = designs["left"]
+    items = list(d.intent.items)
+    k = next(n for n, i in enumerate(items) if i.key.startswith("heel seat"))
+    items[k] = replace(items[k], measured=items[k].prescribed + 3.0)
+    pic = preview_picture(replace(d, intent=Intent(tuple(items))))
+    assert _texts(pic, "checks").count("FAIL") == 1
+    assert "1 checks FAILED" in "\n".join(_texts(pic, "title"))
 
 
 def test_medial_label_on_the_correct_side(designs):
     # from above (y up on the page): left foot medial (-y) below, right foot medial (+y) above;
     # from behind (viewer's right is -y): left foot medial on the right, right foot medial on the left
-    left, right = (
-        _label_offsets(preview_figure(designs["left"])),
-        _label_offsets(preview_figure(designs["right"])),
-    )
-    assert left[0, "medial"][1] < 0 < left[0, "lateral"][1]
-    assert right[0, "medial"][1] > 0 > right[0, "lateral"][1]
-    assert left[2, "medial"][0] > 0 > left[2, "lateral"][0]
-    assert right[2, "medial"][0] < 0 < right[2, "lateral"][0]
+    left = _label_offsets(preview_picture(designs["left"]))
+    right = _label_offsets(preview_picture(designs["right"]))
+    assert left["top", "medial"][1] < 0 < left["top", "lateral"][1]
+    assert right["top", "medial"][1] > 0 > right["top", "lateral"][1]
+    assert left["heel", "medial"][0] > 0 > left["heel", "lateral"][0]
+    assert right["heel", "medial"][0] < 0 < right["heel", "lateral"][0]
 
 
-def test_pair_figure_puts_the_left_foot_on_the_left(designs):
-    fig = pair_figure(designs["right"], designs["left"])  # given in the wrong order
-    main = [a for a in fig.axes if a.get_label() != "<colorbar>"]
-    assert len(main) == 4 and len(fig.axes) == 5
-    assert "left foot" in main[0].get_title()
-    assert "right foot" in main[1].get_title()
+def test_pair_picture_puts_the_left_foot_on_the_left(designs):
+    pic = pair_picture(designs["right"], designs["left"])  # given in the wrong order
+    assert pic.panels["top0"].centre[0] < pic.panels["top1"].centre[0]
+    assert any("left foot" in t for t in _texts(pic, "top0.title"))
+    assert any("right foot" in t for t in _texts(pic, "top1.title"))
+    assert "thickness (mm)" in _texts(pic, "colourbar")
     # both heel sections seen from behind: medial toward the midline between the feet
-    off = _label_offsets(fig)
-    assert off[0, "medial"][1] < 0 < off[1, "medial"][1]
-    assert off[2, "medial"][0] > 0 > off[3, "medial"][0]
+    off = _label_offsets(pic)
+    assert off["top0", "medial"][1] < 0 < off["top1", "medial"][1]
+    assert off["heel0", "medial"][0] > 0 > off["heel1", "medial"][0]
     data = pair_png(designs["left"], designs["right"], dpi=40)
     assert _png_size(data)[0] > _png_size(data)[1]
 
@@ -122,13 +143,26 @@ def test_write_preview_is_atomic(designs, tmp_path):
     assert sorted(p.name for p in out.parent.iterdir()) == ["preview.png"]
 
 
-def test_import_does_not_load_matplotlib():
+def test_preview_needs_no_matplotlib(designs, monkeypatch):
     code = "import sys, orthogen.output.preview; sys.exit('matplotlib' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+    # drawn with matplotlib unavailable (its font then falls back to Pillow's own): same panels
+    from orthogen.output import raster
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    raster.font.cache_clear()
+    raster._font_file.cache_clear()
+    try:
+        pic = preview_picture(designs["left"], dpi=40)
+        assert {"top", "profile", "heel", "checks"} <= set(pic.panels)
+        assert _png_size(pic.png()) == (520, 360)
+    finally:
+        raster.font.cache_clear()
+        raster._font_file.cache_clear()
 
 
 @pytest.mark.skipif(not (SHARED_SCANS / "foambox" / "seraph_a_left.ply").exists(), reason="no shared scans")
 def test_real_left_scan_medial_side():
     d = design_scan(SHARED_SCANS / "foambox" / "seraph_a_left.ply", _rx())
-    off = _label_offsets(preview_figure(d))
-    assert off[0, "medial"][1] < 0 and off[2, "medial"][0] > 0
+    off = _label_offsets(preview_picture(d))
+    assert off["top", "medial"][1] < 0 and off["heel", "medial"][0] > 0

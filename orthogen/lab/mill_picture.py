@@ -8,6 +8,8 @@ shaded in greys. matplotlib is used without pyplot.
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 
 from orthogen.lab.cut_sim import CutResult
@@ -18,8 +20,6 @@ def cut_png(cut: CutResult, title: str, subtitle: str, dpi: int = 110) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import LightSource
     from matplotlib.figure import Figure
-
-    from orthogen.output.preview import figure_png
 
     g = cut.grid
     nx, ny = g.shape
@@ -44,4 +44,6 @@ def cut_png(cut: CutResult, title: str, subtitle: str, dpi: int = 110) -> bytes:
     ax.set_title(f"{title}\n{subtitle}", fontsize=9)
     bar = fig.colorbar(im, ax=ax, shrink=0.8)
     bar.set_label("deviation along the normal (mm): + left, − gouge", fontsize=8)
-    return figure_png(fig, dpi)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})  # no metadata: same bytes
+    return buf.getvalue()
