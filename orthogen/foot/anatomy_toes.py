@@ -36,6 +36,7 @@ from orthogen.foot.anatomy import (
     TOE_PAD_PROMINENCE_MM,
 )
 from orthogen.foot.anatomy_map import FootMap, depth_at, middle_of_run
+from orthogen.foot.peaks import find_peaks
 
 
 def _strips(f: FootMap, x: float) -> np.ndarray:
@@ -151,8 +152,6 @@ def hallux_pad(f: FootMap, crease: Crease, ball_w: float) -> float | None:
     cleft on the most medial pad low. (The 5th toe's pad is small and close to the crease: its
     centre line is taken FIFTH_PAD_INSET of the ball width inside the lateral border.)
     """
-    from scipy.signal import find_peaks
-
     vs = f.v[(f.v > crease.v[0] - STRIP_BORDER_MM) & (f.v < crease.v[-1] + STRIP_BORDER_MM)]
     if vs.size < 10:
         return None
@@ -172,10 +171,10 @@ def hallux_pad(f: FootMap, crease: Crease, ball_w: float) -> float | None:
         trend = np.polyval(np.polyfit(vs[fin], crest[fin], 1), vs)
         prof, crest = prof - trend, crest - trend
     low = np.where(np.isfinite(prof), prof, np.nanmax(prof) + 10.0)
-    idx, _ = find_peaks(-low, prominence=TOE_PAD_PROMINENCE_MM, plateau_size=(0, None))
+    idx = find_peaks(-low, TOE_PAD_PROMINENCE_MM)
     idx = idx[(crest[idx] - prof[idx] >= TOE_PAD_MIN_DEPTH_MM)]
     high = np.where(np.isfinite(prof), prof, np.nanmin(prof) - 10.0)
-    clefts, _ = find_peaks(high, prominence=TOE_PAD_PROMINENCE_MM, plateau_size=(0, None))
+    clefts = find_peaks(high, TOE_PAD_PROMINENCE_MM)
     vmed = f.border_at(crease.x_at(crease.v[-1]) + np.mean(TOE_BAND_MM), True)
     # each pad: the middle of the run within TOE_PAD_BAND_MM of its low (a flat or tilted pad)
     pads = np.array(
@@ -196,8 +195,6 @@ def hallux_tip(f: FootMap, ball_w: float, pad_v: float | None) -> tuple[tuple[fl
     notch of the front (the cleft between hallux and 2nd toe seen in the outline); else, toes merged
     into one blob, the front's most distal point.
     """
-    from scipy.signal import find_peaks
-
     X = f.x[:, None] * np.ones_like(f.mask, dtype=float)
     front = np.where(f.mask, X, -np.inf).max(axis=0) + f.s / 2  # (nv,) the footprint's front
     vmed = float(np.nanmax(f.vmed))
@@ -206,7 +203,7 @@ def hallux_tip(f: FootMap, ball_w: float, pad_v: float | None) -> tuple[tuple[fl
         how, conf = "front of the footprint around the hallux pad", 0.8
     else:
         fin = np.isfinite(front)
-        notches, _ = find_peaks(-np.where(fin, front, np.nanmin(front[fin])), prominence=TOE_NOTCH_MM)
+        notches = find_peaks(-np.where(fin, front, np.nanmin(front[fin])), TOE_NOTCH_MM)
         notches = notches[(f.v[notches] <= vmed - HALLUX_MIN_WIDTH * ball_w)]
         notches = notches[f.v[notches] >= vmed - HALLUX_MAX_WIDTH * ball_w]
         if notches.size:
