@@ -28,6 +28,7 @@ from scipy import ndimage
 from shapely import contains_xy
 from shapely.geometry import Polygon
 
+from orthogen.device.distance import distance_to
 from orthogen.device.regions import Regions, smoothstep
 from orthogen.foot.heightmap import Grid, medial_line_profile
 
@@ -48,6 +49,9 @@ CAP_REACH_MM = 30.0
 #: taper stays near the edge and never reaches under the met heads).
 SIDE_EDGE_SLOPE = 0.35
 SIDE_EDGE_CURVE = 0.05
+#: Outside the outline caps are worked out only this many grid cells out: beyond, the device's
+#: fields are carried out from its edge (:func:`extend_outside`) and no mesh covers them.
+OUTSIDE_CELLS = 3
 #: The extrinsic rearfoot post ends this far behind the arch apex (mm), its front bevelled at 45°,
 #: and reaches out under the heel to where the shell's underside is this much above its heel-seat level.
 POST_END_BEFORE_ARCH_MM = 25.0
@@ -244,7 +248,7 @@ def rim_top(grid: Grid, outline: Outline, trim: np.ndarray, footbed: np.ndarray)
     out = np.full(grid.shape, np.nan)
     if not ring.any():
         return out
-    d = shapely.distance(outline.contact.exterior, shapely.points(X[ring], Y[ring]))
+    d = distance_to(outline.contact.exterior, X[ring], Y[ring])
     r = 0.5 * outline.wall_mm
     dd = np.clip(d, 0.0, 2 * r)
     out[ring] = footbed[ring] + trim[ring] - r + np.sqrt(np.maximum(r * r - (dd - r) ** 2, 0.0))
@@ -263,19 +267,20 @@ def edge_cap(
     """The most a device may be thick near its distal end and forefoot edges (mm; inf elsewhere).
 
     ``end_line``: the cut line of a trimmed length, which ``outline`` ends on (None: full length,
-    whose end is the outline around the toes, weighted by ``toe``). ``forefoot``: 0..1 weight of the forefoot, whose side
-    edges taper at SIDE_EDGE_SLOPE. ``thickness``: the device's nominal thickness there.
+    whose end is the outline around the toes, weighted by ``toe``). ``forefoot``: 0..1 weight of the
+    forefoot, whose side edges taper at SIDE_EDGE_SLOPE. ``thickness``: the device's nominal thickness there.
     """
     X, Y = grid.mesh()
-    # exact distances only near the outline, where a cap can act (a coarse transform picks the cells)
+    # exact distances only near the outline, where a cap can act (a coarse transform picks the cells);
+    # outside the outline only its first cells: the device's fields are carried out from its edge
     inside = contains_xy(outline, X, Y)
     near = ndimage.distance_transform_edt(inside) * grid.spacing <= CAP_REACH_MM
-    pts = shapely.points(X[near], Y[near])
+    near &= ndimage.distance_transform_edt(~inside) <= OUTSIDE_CELLS
     d_edge = np.full(grid.shape, np.inf)
-    d_edge[near] = shapely.distance(outline.exterior, pts)
+    d_edge[near] = distance_to(outline.exterior, X[near], Y[near])
     if end_line is not None:
         d_end = np.full(grid.shape, np.inf)
-        d_end[near] = shapely.distance(shapely.LineString(end_line), pts)
+        d_end[near] = distance_to(shapely.LineString(end_line), X[near], Y[near])
     else:
         d_end = np.where(toe > 0.5, d_edge, np.inf)
     taper = SKIVE_LENGTH_MM if skived else 2.0 * FEATHER_LENGTH_MM
@@ -319,7 +324,8 @@ def rearfoot_post(
     """The extrinsic rearfoot post's underside (mm; inf where there is none): flat on the footbed
     under the heel seat — where the shell's underside lies within POST_REACH_MM (plus the posted
     wedge) of its level at the heel centre, so the cup's outside stays free — ending
-    POST_END_BEFORE_ARCH_MM behind the arch apex with a 45° bevel."""
+    POST_END_BEFORE_ARCH_MM behind the arch apex with a 45° bevel. Where its sides rise above
+    ``under`` (where it cannot be the underside) its height is only bounded from below."""
     X, _ = grid.mesh()
     x_end = max(regions.arch_apex[0] - POST_END_BEFORE_ARCH_MM, regions.heel_seat_end_x + 5.0)
     rel = under - footbed
@@ -344,8 +350,11 @@ def rearfoot_post(
     if outline.is_empty:
         return np.full(grid.shape, np.inf)
     Y = grid.mesh()[1]
-    pts = shapely.points(X.ravel(), Y.ravel())
-    outside = shapely.distance(outline, pts).reshape(grid.shape)  # 0 inside the post's outline
+    # 0 inside the post's outline; exact as far out as the post can lie under the shell's underside
+    # (beyond, a lower bound: the post stands higher than ``under`` there and is not the underside)
+    rise = under - footbed
+    limit = float(np.max(rise[np.isfinite(rise)], initial=0.0)) / POST_SIDE_SLOPE + 1.0
+    outside = distance_to(outline, X, Y, limit)
     return footbed + np.maximum(X - x_end, 0.0) + POST_SIDE_SLOPE * outside
 
 

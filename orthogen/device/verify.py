@@ -23,6 +23,7 @@ from scipy import ndimage
 
 from orthogen.device import corrections as corr
 from orthogen.device.construction import forefoot_band_back, thicknesses
+from orthogen.device.distance import distance_to
 from orthogen.device.regions import Regions, frontal_angle
 from orthogen.errors import GeometryError
 from orthogen.foot.heightmap import Grid, envelopes, fill_gaps, medial_line_profile, sample
@@ -452,8 +453,8 @@ def _end_checks(top, bot, covered, thick, grid, regions: Regions, rx, end_line, 
         if rx.length == "full":
             near_end = toe
         else:  # the cut along the sulcus: the last 3 mm before it
-            d_cut = shapely.distance(shapely.LineString(end_line), shapely.points(X.ravel(), Y.ravel()))
-            near_end = d_cut.reshape(X.shape) <= FEATHER_ZONE_MM + 0.5
+            d_cut = distance_to(shapely.LineString(end_line), X, Y)
+            near_end = d_cut <= FEATHER_ZONE_MM + 0.5
         zone = inner & (dist <= FEATHER_ZONE_MM) & near_end
         worst = float(np.nanmax(np.where(zone, thick, np.nan))) if zone.any() else float("nan")
         out.append(
