@@ -415,7 +415,7 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
     label_z = float(sample(bottom, grid, np.array([regions.heel_centre]))[0]) if box else None
     solid = build_solid(grid, top, bottom, outline.polygon, label, LABEL_DEPTH_MM, box, label_z)
     surf = read_surfaces(solid.vertices, solid.faces, grid)  # the mesh read once for every check
-    checks = measure_device(solid.vertices, solid.faces, grid, surf)
+    checks = measure_device(solid.vertices, solid.faces, grid, surf, solid)
     require_valid(checks, cons.MIN_THICKNESS_MM - (LABEL_DEPTH_MM if box else 0.0))
     intent = check_intent(
         solid.vertices,

@@ -19,12 +19,14 @@ from orthogen.foot.heightmap import Grid
 
 @dataclass(frozen=True)
 class Solid:
-    """A closed triangle mesh (mm, standard frame) and the manifold3d status it passed."""
+    """A closed triangle mesh (mm, standard frame) and what manifold3d reported making it: no error
+    (else it is not made), its volume, genus and number of separate bodies."""
 
     vertices: np.ndarray  # (n, 3) float64
     faces: np.ndarray  # (m, 3) int64, outward (counter-clockwise seen from outside)
     volume_mm3: float
     genus: int
+    bodies: int
 
 
 def grid_solid_arrays(grid: Grid, top: np.ndarray, bottom: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -110,7 +112,7 @@ def build_solid(
     mesh = solid.to_mesh()
     v = np.asarray(mesh.vert_properties, np.float64)[:, :3]
     f = np.asarray(mesh.tri_verts, np.int64)
-    return Solid(v, f, float(solid.volume()), int(solid.genus()))
+    return Solid(v, f, float(solid.volume()), int(solid.genus()), len(solid.decompose()))
 
 
 def label_manifold(text: str, box, depth_mm: float, z_bottom: float):

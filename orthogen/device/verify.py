@@ -65,33 +65,58 @@ class Checks:
 
 
 def edge_topology(faces: np.ndarray) -> tuple[bool, bool]:
-    """(watertight, winding_consistent) of a triangle mesh from its edges alone."""
+    """(watertight, winding_consistent) of a triangle mesh from its edges alone: every edge shared by
+    exactly two triangles, every directed edge used once (so the two run opposite ways)."""
     f = np.asarray(faces, np.int64)
     n = int(f.max()) + 1 if f.size else 1
-    d = f[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2)
-    _, und_counts = np.unique(np.sort(d, axis=1) @ np.array([n, 1]), return_counts=True)
-    _, dir_counts = np.unique(d @ np.array([n, 1]), return_counts=True)
+    a, b = f.ravel(), f[:, [1, 2, 0]].ravel()
+    d = np.sort(a * n + b)
+    if a.size and not np.any(d[1:] == d[:-1]) and not np.any(a == b):
+        # each directed edge once: an edge is shared by two triangles iff its reverse is there too
+        r = b * n + a
+        i = np.minimum(np.searchsorted(d, r), d.size - 1)
+        return bool(np.all(d[i] == r)), True
+    _, und_counts = np.unique(np.sort(np.column_stack([a, b]), axis=1) @ np.array([n, 1]), return_counts=True)
+    _, dir_counts = np.unique(d, return_counts=True)
     return bool(np.all(und_counts == 2)), bool(np.all(dir_counts == 1))
 
 
-def topology(vertices: np.ndarray, faces: np.ndarray) -> dict:
-    """Watertight, winding, manifold3d status, body count and volume of a mesh (as an STL stores it)."""
-    import manifold3d
+def mesh_volume(vertices: np.ndarray, faces: np.ndarray) -> float:
+    """Enclosed volume of a closed, outward-wound mesh (signed tetrahedra from the origin; mm³)."""
+    t = np.asarray(vertices, np.float64)[faces]
+    return float(np.einsum("ij,ij->i", t[:, 0], np.cross(t[:, 1], t[:, 2])).sum() / 6.0)
 
+
+def topology(vertices: np.ndarray, faces: np.ndarray, solid=None) -> dict:
+    """Watertight, winding, manifold3d status, body count and volume of a mesh as an STL stores it
+    (float32 vertices: two vertices that round to one point make it pinched, not watertight).
+
+    ``solid``: the :class:`~orthogen.device.solid.Solid` manifold3d made this mesh as; its status
+    (it is only made when manifold3d reports no error) and body count are taken instead of building
+    the mesh into a manifold again. The volume is the STL mesh's own.
+    """
     v32 = np.asarray(vertices, np.float32)
-    _, first, inverse = np.unique(v32, axis=0, return_index=True, return_inverse=True)
-    pinched = len(first) != len(v32)
-    watertight, winding = edge_topology(inverse.reshape(-1)[faces])
-    man = manifold3d.Manifold(
-        manifold3d.Mesh(vert_properties=vertices.astype(np.float32), tri_verts=faces.astype(np.uint32))
-    )
-    ok = man.status() == manifold3d.Error.NoError
+    rows = v32[np.lexsort((v32[:, 2], v32[:, 1], v32[:, 0]))]
+    pinched = bool(np.any(np.all(rows[1:] == rows[:-1], axis=1)))
+    if pinched:  # merge the coinciding vertices for the edge checks
+        merged = np.unique(v32, axis=0, return_inverse=True)[1].reshape(-1)[faces]
+        watertight, winding = edge_topology(merged)
+    else:
+        watertight, winding = edge_topology(faces)
+    if solid is not None:
+        ok, bodies = True, int(solid.bodies)
+    else:
+        import manifold3d
+
+        man = manifold3d.Manifold(manifold3d.Mesh(vert_properties=v32, tri_verts=faces.astype(np.uint32)))
+        ok = man.status() == manifold3d.Error.NoError
+        bodies = len(man.decompose()) if ok else -1
     return {
         "watertight": watertight and not pinched,
         "winding_consistent": winding,
         "manifold": bool(ok),
-        "bodies": len(man.decompose()) if ok else -1,
-        "volume_mm3": float(man.volume()) if ok else float("nan"),
+        "bodies": bodies,
+        "volume_mm3": mesh_volume(v32, faces) if ok else float("nan"),
     }
 
 
@@ -103,9 +128,10 @@ def read_surfaces(vertices: np.ndarray, faces: np.ndarray, grid: Grid):
     return top, bot, covered, np.where(inner, top - bot, np.nan)
 
 
-def measure_device(vertices: np.ndarray, faces: np.ndarray, grid: Grid, surfaces=None) -> Checks:
-    """Topology, size and thinnest point of one device mesh (foot frame, mm)."""
-    topo = topology(vertices, faces)
+def measure_device(vertices: np.ndarray, faces: np.ndarray, grid: Grid, surfaces=None, solid=None) -> Checks:
+    """Topology, size and thinnest point of one device mesh (foot frame, mm); ``solid``: what
+    manifold3d reported making it (see :func:`topology`)."""
+    topo = topology(vertices, faces, solid)
     _, _, _, thick = read_surfaces(vertices, faces, grid) if surfaces is None else surfaces
     return Checks(
         watertight=topo["watertight"],
@@ -425,7 +451,7 @@ def check_intent(
             "volume",
             "construction",
             float("nan"),
-            _volume(vertices, faces) / 1000.0,
+            mesh_volume(vertices, faces) / 1000.0,
             0.0,
             "cm3",
             kind="info",
@@ -433,11 +459,6 @@ def check_intent(
         )
     )
     return Intent(tuple(items))
-
-
-def _volume(vertices: np.ndarray, faces: np.ndarray) -> float:
-    t = vertices[faces]
-    return float(np.einsum("ij,ij->i", t[:, 0], np.cross(t[:, 1], t[:, 2])).sum() / 6.0)
 
 
 def _end_checks(top, bot, covered, thick, grid, regions: Regions, rx, end_line, foot) -> list[IntentItem]:
