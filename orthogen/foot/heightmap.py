@@ -92,34 +92,42 @@ def surface_hits(
     unless ``edge_tolerance`` is negative (then it counts for neither). Vertical triangles are skipped.
     """
     nx, ny = grid.shape
-    tri = np.asarray(vertices, float)[np.asarray(faces)]  # (m, 3, 3)
-    ij = (tri[:, :, :2] - np.asarray(grid.origin)) / grid.spacing  # fractional indices
-    # barycentric set-up in index space
-    a, b, c = ij[:, 0], ij[:, 1], ij[:, 2]
-    det = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1])
-    keep = np.abs(det) > 1e-12
-    tri, ij, a, b, c, det = tri[keep], ij[keep], a[keep], b[keep], c[keep], det[keep]
-    lo = np.clip(np.ceil(ij.min(axis=1) - 1e-9), 0, [nx - 1, ny - 1]).astype(np.int64)
-    hi = np.clip(np.floor(ij.max(axis=1) + 1e-9), -1, [nx - 1, ny - 1]).astype(np.int64)
-    span = np.maximum(hi - lo + 1, 0)
-    count = span[:, 0] * span[:, 1]
+    v = np.asarray(vertices, float)
+    f = np.asarray(faces)
+    # fractional cell indices of the corners, per corner as contiguous arrays
+    o, sp = np.asarray(grid.origin), grid.spacing
+    (ax, ay), (bx, by), (cx, cy) = (((v[f[:, k], :2] - o) / sp).T for k in range(3))
+    ebx, eby, ecx, ecy = bx - ax, by - ay, cx - ax, cy - ay
+    det = ebx * ecy - ecx * eby
+    lo_x = np.clip(np.ceil(np.minimum(np.minimum(ax, bx), cx) - 1e-9), 0, nx - 1).astype(np.int64)
+    lo_y = np.clip(np.ceil(np.minimum(np.minimum(ay, by), cy) - 1e-9), 0, ny - 1).astype(np.int64)
+    hi_x = np.clip(np.floor(np.maximum(np.maximum(ax, bx), cx) + 1e-9), -1, nx - 1).astype(np.int64)
+    hi_y = np.clip(np.floor(np.maximum(np.maximum(ay, by), cy) + 1e-9), -1, ny - 1).astype(np.int64)
+    span_x, span_y = np.maximum(hi_x - lo_x + 1, 0), np.maximum(hi_y - lo_y + 1, 0)
+    count = span_x * span_y
+    count[np.abs(det) <= 1e-12] = 0  # vertical triangles: no area seen from above
     total = int(count.sum())
     if total == 0:
         return np.zeros(0, np.int64), np.zeros(0)
     # expand every triangle into its candidate cells without a Python loop
-    t = np.repeat(np.arange(len(count)), count)
-    start = np.cumsum(count) - count
-    k = np.arange(total) - np.repeat(start, count)
-    ci = lo[t, 0] + k // span[t, 1]
-    cj = lo[t, 1] + k % span[t, 1]
+    t = np.flatnonzero(count)
+    cnt = count[t]
+    k = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    t = np.repeat(t, cnt)
+    sy = span_y[t]
+    ci = lo_x[t] + k // sy
+    cj = lo_y[t] + k % sy
+    # barycentric weights of the cell centres, in the same order of operations as ever
     px, py = ci.astype(float), cj.astype(float)
-    w1 = ((px - a[t, 0]) * (c[t, 1] - a[t, 1]) - (c[t, 0] - a[t, 0]) * (py - a[t, 1])) / det[t]
-    w2 = ((b[t, 0] - a[t, 0]) * (py - a[t, 1]) - (px - a[t, 0]) * (b[t, 1] - a[t, 1])) / det[t]
+    dx, dy, dt = px - ax[t], py - ay[t], det[t]
+    w1 = (dx * ecy[t] - ecx[t] * dy) / dt
+    w2 = (ebx[t] * dy - dx * eby[t]) / dt
     w0 = 1.0 - w1 - w2
     eps = -edge_tolerance
     inside = (w0 >= eps) & (w1 >= eps) & (w2 >= eps)
     t, ci, cj, w0, w1, w2 = t[inside], ci[inside], cj[inside], w0[inside], w1[inside], w2[inside]
-    z = w0 * tri[t, 0, 2] + w1 * tri[t, 1, 2] + w2 * tri[t, 2, 2]
+    fz = f[t]
+    z = w0 * v[fz[:, 0], 2] + w1 * v[fz[:, 1], 2] + w2 * v[fz[:, 2], 2]
     return ci * ny + cj, z
 
 
