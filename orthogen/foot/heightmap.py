@@ -94,9 +94,10 @@ def surface_hits(
     nx, ny = grid.shape
     v = np.asarray(vertices, float)
     f = np.asarray(faces)
-    # fractional cell indices of the corners, per corner as contiguous arrays
+    # fractional cell indices of the vertices, then of every triangle's corners
     o, sp = np.asarray(grid.origin), grid.spacing
-    (ax, ay), (bx, by), (cx, cy) = (((v[f[:, k], :2] - o) / sp).T for k in range(3))
+    ix, iy = ((v[:, :2] - o) / sp).T.copy()
+    (ax, ay), (bx, by), (cx, cy) = ((ix[f[:, k]], iy[f[:, k]]) for k in range(3))
     ebx, eby, ecx, ecy = bx - ax, by - ay, cx - ax, cy - ay
     det = ebx * ecy - ecx * eby
     lo_x = np.clip(np.ceil(np.minimum(np.minimum(ax, bx), cx) - 1e-9), 0, nx - 1).astype(np.int64)

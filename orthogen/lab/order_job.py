@@ -48,7 +48,9 @@ def _worker_info() -> dict:
     try:
         import resource
 
-        info["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        info["peak_rss_mb"] = round(usage.ru_maxrss / 1024.0, 1)
+        info["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 3)  # the worker's CPU time so far
     except ImportError:  # pragma: no cover - not on Windows
         pass
     return info

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import tomllib
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -86,12 +88,7 @@ def read_prescription_file(path: str | Path) -> dict:
     except UnicodeDecodeError:
         raise PrescriptionError("is not a UTF-8 text file", path) from None
     try:
-        if suffix == ".toml":
-            data = tomllib.loads(text)
-        elif suffix == ".json":
-            data = json.loads(text) if text.strip() else None
-        else:
-            data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+        data = copy.deepcopy(_parse(suffix, text))  # the caller may change its copy
     except yaml.YAMLError as exc:
         raise PrescriptionError(_yaml_problem(exc), path) from None
     except tomllib.TOMLDecodeError as exc:
@@ -110,6 +107,16 @@ def read_prescription_file(path: str | Path) -> dict:
             path,
         )
     return data
+
+
+@lru_cache(maxsize=16)
+def _parse(suffix: str, text: str) -> Any:
+    """The parsed text (cached: a batch reads the same prescription file for every order)."""
+    if suffix == ".toml":
+        return tomllib.loads(text)
+    if suffix == ".json":
+        return json.loads(text) if text.strip() else None
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
 
 
 def _kind(value: Any) -> str:
