@@ -94,20 +94,28 @@ def _contact_score(pts: np.ndarray, up: np.ndarray, long_axis: np.ndarray, floor
     return float(len(near) / len(pts) * span**2)
 
 
-def up_direction(vertices_mm: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, bool]:
+def up_direction(
+    vertices_mm: np.ndarray,
+    faces: np.ndarray,
+    *,
+    open_ratio: float | None = None,
+    rim: np.ndarray | None = None,
+) -> tuple[np.ndarray, bool]:
     """Rough up direction (unit, pointing from the sole into the foot) and whether the scan is open.
 
     Parameters
     ----------
     vertices_mm : (n, 3) mm, any orientation.
     faces : (m, 3) int.
+    open_ratio, rim : :func:`~orthogen.foot.classify.openness` of these vertices and the
+        :func:`~orthogen.foot.classify.boundary_edges` of these faces, when already known.
     """
     v = np.asarray(vertices_mm, float)
-    is_open = openness(v, faces) > OPEN_THRESHOLD
+    is_open = (openness(v, faces) if open_ratio is None else open_ratio) > OPEN_THRESHOLD
     if is_open:
         va = vector_area(v, faces)
         u = va / np.linalg.norm(va)
-        rim = np.unique(boundary_edges(faces))
+        rim = np.unique(boundary_edges(faces) if rim is None else rim)
         if len(rim) and (v[rim] @ u).mean() < (v @ u).mean():
             u = -u  # the open rim is on top: the cup opens upward
         return u, True
@@ -266,7 +274,14 @@ def _rough_footprint(v: np.ndarray, faces: np.ndarray, spacing: float, open_surf
     return grid, h, mask
 
 
-def align_scan(vertices_mm: np.ndarray, faces: np.ndarray, kind: str = "auto") -> Alignment:
+def align_scan(
+    vertices_mm: np.ndarray,
+    faces: np.ndarray,
+    kind: str = "auto",
+    *,
+    open_ratio: float | None = None,
+    rim: np.ndarray | None = None,
+) -> Alignment:
     """Find the rigid transform taking a foot scan (mm, any pose) to the standard frame.
 
     Parameters
@@ -274,6 +289,7 @@ def align_scan(vertices_mm: np.ndarray, faces: np.ndarray, kind: str = "auto") -
     vertices_mm : (n, 3) mm.
     faces : (m, 3) int.
     kind : "auto" or one of "full_foot", "plantar_shell", "impression" (skips detection).
+    open_ratio, rim : see :func:`up_direction` (passed on, so nothing is worked out twice).
 
     Returns
     -------
@@ -282,10 +298,13 @@ def align_scan(vertices_mm: np.ndarray, faces: np.ndarray, kind: str = "auto") -
     """
     v = np.asarray(vertices_mm, float)
     if kind == "auto":
-        up, is_open = up_direction(v, faces)
+        up, is_open = up_direction(v, faces, open_ratio=open_ratio, rim=rim)
     else:
         is_open = kind != "full_foot"
-        up = up_direction(v, faces)[0] if is_open else closed_foot_up(v, faces)
+        if is_open:
+            up = up_direction(v, faces, open_ratio=open_ratio, rim=rim)[0]
+        else:
+            up = closed_foot_up(v, faces)
     # rough frame: z = up, x = any direction across it
     b1, _ = _perpendicular_basis(up)
     r = frame_from_axes(b1, up)

@@ -325,15 +325,17 @@ class OpenEnd:
         return self.share >= OPEN_END_SHARE and self.line_rms_mm <= CUT_LINE_RMS_MM
 
 
-def open_ends(vertices: np.ndarray, faces: np.ndarray, plantar: PlantarSurface) -> tuple[OpenEnd, OpenEnd]:
-    """The (rear, front) :class:`OpenEnd` of the footprint.
+def open_ends(
+    vertices: np.ndarray, faces: np.ndarray, plantar: PlantarSurface, rim: np.ndarray | None = None
+) -> tuple[OpenEnd, OpenEnd]:
+    """The (rear, front) :class:`OpenEnd` of the footprint (``rim``: the faces' open edges, if known).
 
     Outline points (every 1 mm) within EDGE_NEAR_MM of an open mesh edge below LOW_EDGE_MM, in the
     rear (front) END_ZONE_FRACTION of the length, are the ones along an open edge. A plantar shell's
     crop rim and an impression's flange lie higher, so only a cut or a hole near the floor counts.
     """
     none = OpenEnd(0.0, float("nan"))
-    edges = boundary_edges(faces)
+    edges = boundary_edges(faces) if rim is None else rim
     if not len(edges):
         return none, none
     from scipy.spatial import cKDTree
@@ -360,7 +362,7 @@ def open_ends(vertices: np.ndarray, faces: np.ndarray, plantar: PlantarSurface) 
 
 
 def require_whole_foot(
-    vertices: np.ndarray, faces: np.ndarray, plantar: PlantarSurface, kind: str
+    vertices: np.ndarray, faces: np.ndarray, plantar: PlantarSurface, kind: str, rim: np.ndarray | None = None
 ) -> tuple[float, float, OpenEnd, OpenEnd]:
     """Refuse a capture whose heel is cut off (open or capped flat) or that is cut open across its front.
 
@@ -369,7 +371,7 @@ def require_whole_foot(
     front is not checked. Returns (heel bluntness, front bluntness, rear open end, front open end).
     """
     heel, front = end_bluntness(plantar)
-    rear_end, front_end = open_ends(vertices, faces, plantar)
+    rear_end, front_end = open_ends(vertices, faces, plantar, rim)
     if rear_end.is_cut:
         raise ScanError(
             f"the capture is open across the back of the heel (the footprint ends along a straight open edge "

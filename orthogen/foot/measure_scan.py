@@ -140,12 +140,13 @@ def _scale4(units: Units) -> np.ndarray:
     return m
 
 
-def _analyse(v_mm: np.ndarray, faces: np.ndarray, kind: str, grid_mm: float):
-    if kind == "full_foot" or (kind == "auto" and openness(v_mm, faces) <= OPEN_THRESHOLD):
+def _analyse(v_mm: np.ndarray, faces: np.ndarray, kind: str, grid_mm: float, rim: np.ndarray):
+    ratio = openness(v_mm, faces) if kind == "auto" else None
+    if kind == "full_foot" or (ratio is not None and ratio <= OPEN_THRESHOLD):
         # closed foot surfaces (handheld and phone captures are the noisy ones) are denoised;
         # open height-field scans are not: smoothing would drag their steep walls outward
-        v_mm = taubin_smooth(v_mm, faces)
-    alignment = align_scan(v_mm, faces, kind)
+        v_mm, ratio = taubin_smooth(v_mm, faces), None
+    alignment = align_scan(v_mm, faces, kind, open_ratio=ratio, rim=rim)
     vs = alignment.apply(v_mm)
     plantar = extract_plantar(vs, faces, grid_mm, alignment.open_surface)
     # put the heel back exactly at x = 0 by the final footprint's own points
@@ -202,15 +203,16 @@ def _measure_scan(path: str, opt: MeasureOptions) -> MeasuredFoot:
         _require_scan_size(robust_extent(scan.vertices) * units.scale_to_mm, units)
         resolution = require_resolution(scan.vertices, units.scale_to_mm)
     require_one_body(scan.vertices, scan.faces)
+    rim = boundary_edges(scan.faces)  # the open edges, worked out once for every stage
     warnings: list[str] = []
     if units.name == "scaled":
         # unscaled scan: scale until the measured foot length is the given one (thresholds are in mm,
         # so the length is not exactly proportional to the scale; two or three rounds settle it)
         target = float(opt.foot_length_mm)
         s = target / robust_extent(scan.vertices)
-        alignment, vs, plantar = _analyse(scan.vertices * s, scan.faces, kind_in, opt.grid_mm)
+        alignment, vs, plantar = _analyse(scan.vertices * s, scan.faces, kind_in, opt.grid_mm, rim)
         s *= target / plantar.length_mm
-        alignment, vs, plantar = _analyse(scan.vertices * s, scan.faces, kind_in, opt.grid_mm)
+        alignment, vs, plantar = _analyse(scan.vertices * s, scan.faces, kind_in, opt.grid_mm, rim)
         k = target / plantar.length_mm  # within a percent of 1: finish with an exact uniform scale
         s *= k
         alignment = replace(alignment, translation=alignment.translation * k)
@@ -223,7 +225,7 @@ def _measure_scan(path: str, opt: MeasureOptions) -> MeasuredFoot:
         )
     else:
         v_mm = scan.vertices * units.scale_to_mm
-        alignment, vs, plantar = _analyse(v_mm, scan.faces, kind_in, opt.grid_mm)
+        alignment, vs, plantar = _analyse(v_mm, scan.faces, kind_in, opt.grid_mm, rim)
     length = plantar.length_mm
     lo, hi = FOOT_LENGTH_LIMITS_MM
     if not lo <= length <= hi:
@@ -239,7 +241,7 @@ def _measure_scan(path: str, opt: MeasureOptions) -> MeasuredFoot:
                 f"given foot length {opt.foot_length_mm:g} mm differs from the scan's {length:.0f} mm "
                 "(scan without toes, or wrong units?); measurements use the scan"
             )
-    checks = _capture_checks(vs, scan.faces, plantar, alignment.kind, resolution)
+    checks = _capture_checks(vs, scan.faces, plantar, alignment.kind, resolution, rim)
     side_call = calibrated_side(detect_side(plantar))
     side, side_source, mirrored = side_call.side, "detected", False
     if opt.side in ("left", "right"):
@@ -271,7 +273,7 @@ def _measure_scan(path: str, opt: MeasureOptions) -> MeasuredFoot:
             "check it and give the side (--side, or side: in the prescription)"
         )
     m = measure(plantar, side)
-    warnings += _quality_warnings(scan, alignment, plantar, units)
+    warnings += _quality_warnings(scan, alignment, plantar, units, len(rim))
     return MeasuredFoot(
         path=path,
         scan=scan,
@@ -322,11 +324,11 @@ def _require_scan_size(size_mm: float, units: Units) -> None:
 
 
 def _capture_checks(
-    vs: np.ndarray, faces: np.ndarray, plantar: PlantarSurface, kind: str, resolution: float
+    vs: np.ndarray, faces: np.ndarray, plantar: PlantarSurface, kind: str, resolution: float, rim: np.ndarray
 ) -> CaptureChecks:
     """The checks of :mod:`orthogen.foot.capture`, in the order that gives the clearest message."""
     heel_to_ball = require_foot_shape(plantar)
-    heel, front, rear_end, front_end = require_whole_foot(vs, faces, plantar, kind)
+    heel, front, rear_end, front_end = require_whole_foot(vs, faces, plantar, kind, rim)
     doubled = require_single_surface(vs, faces, plantar)
     return CaptureChecks(
         resolution, heel_to_ball, heel, front, rear_end.share, front_end.share, rear_end.line_rms_mm,
@@ -363,7 +365,9 @@ def _mirror_needed(opt: MeasureOptions, call: SideCall) -> bool:
     return True
 
 
-def _quality_warnings(scan: Scan, alignment: Alignment, plantar: PlantarSurface, units: Units) -> list[str]:
+def _quality_warnings(
+    scan: Scan, alignment: Alignment, plantar: PlantarSurface, units: Units, n_open: int
+) -> list[str]:
     out: list[str] = []
     if not plantar.weight_bearing:
         out.append(
@@ -372,7 +376,6 @@ def _quality_warnings(scan: Scan, alignment: Alignment, plantar: PlantarSurface,
             "foot type are estimates"
         )
     if alignment.kind == "full_foot":
-        n_open = len(boundary_edges(scan.faces))
         if n_open:
             out.append(f"scan surface is not closed ({n_open} open edges); gaps in the sole were filled")
         if not plantar.weight_bearing and units.source == "detected":
