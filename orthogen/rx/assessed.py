@@ -12,15 +12,17 @@ import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orthogen.errors import PrescriptionError
-from orthogen.rx.assessment import Assessment, validate_assessment
-from orthogen.rx.clinical_rules import Derivation, derive
 from orthogen.rx.files import read_prescription_file
 from orthogen.rx.layering import OVERRIDE_SOURCE, parse_overrides
 from orthogen.rx.load import load_prescription, validate_prescription
 from orthogen.rx.model import Prescription
+
+if TYPE_CHECKING:  # the assessment models and rules are imported only when an assessment is read
+    from orthogen.rx.assessment import Assessment
+    from orthogen.rx.clinical_rules import Derivation
 
 #: The key of an assessment section inside a prescription file or an order.
 SECTION = "assessment"
@@ -40,7 +42,11 @@ def is_assessment(raw: Mapping[str, Any]) -> bool:
     if SECTION in raw:
         return True
     keys = set(raw)
-    return bool(keys) and keys <= set(Assessment.model_fields) and not keys & set(Prescription.model_fields)
+    if not keys or keys & set(Prescription.model_fields):
+        return False
+    from orthogen.rx.assessment import Assessment
+
+    return keys <= set(Assessment.model_fields)
 
 
 def holds_assessment(rx_path: str | Path | None) -> bool:
@@ -54,6 +60,8 @@ def read_assessment(data: str | Path | Mapping[str, Any], source: str | None = N
     A file holding a prescription with an ``assessment:`` section gives that section, and its other
     keys as the clinician's choices.  Problems raise one PrescriptionError naming the file.
     """
+    from orthogen.rx.assessment import validate_assessment
+
     if isinstance(data, Mapping):
         raw, where = dict(data), source or SECTION
     else:
@@ -132,6 +140,8 @@ def load_with_assessment(
     where = str(rx_path or src.source)
     if any_side and side is None and scan is None and src.assessment.side_specific():
         side = "left"
+    from orthogen.rx.clinical_rules import derive
+
     try:
         derivation = derive(src.assessment, scan, side, chosen)
         # the rules' own values are always valid, so a problem here lies in the values set by hand

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from lxml import etree
 from scipy import ndimage
 
 from orthogen.errors import ScanError
@@ -44,6 +43,8 @@ def read_seraph(path: str | Path, check_faces: Callable[[int], None] | None = No
     ``units_hint`` ``"mm"`` and ``meta`` (grid step and shape).
     """
     path = Path(path)
+    from lxml import etree  # only for .scan files
+
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, load_dtd=False)
     try:
         root = etree.fromstring(path.read_bytes(), parser)
