@@ -41,6 +41,7 @@ def design_files(
     formats: tuple[str, ...] = ("stl",),
     preview: bool = True,
     assessment: Path | None = None,
+    print_options=None,
 ) -> list[dict]:
     """Design one device per scan and write ``<stem>.stl`` (+ .3mf), ``<stem>.json`` and ``<stem>.png``.
 
@@ -52,7 +53,7 @@ def design_files(
     from orthogen.device.design import design_foot, measure_options_from_rx
     from orthogen.device.template import template_geometry
     from orthogen.foot.measure_scan import MeasureOptions, measure_scan
-    from orthogen.output.export import write_3mf, write_json, write_stl
+    from orthogen.output.export import write_json, write_stl
     from orthogen.rx.assessed import load_with_assessment
 
     common, per_side = split_side_overrides(overrides)
@@ -82,12 +83,15 @@ def design_files(
     designs = [
         design_foot(f, r, template_geometry(r.template)) for f, (r, _) in zip(feet, loaded, strict=True)
     ]
+    prints = _prints(stems, designs, formats, print_options)  # fitted on the bed before writing
     results = []
     for stem, d, (_, why) in zip(stems, designs, loaded, strict=True):
         stl = write_stl(out_dir / f"{stem}.stl", d.vertices, d.faces)
-        if "3mf" in formats:
-            write_3mf(out_dir / f"{stem}.3mf", d.vertices, d.faces, name=stem)
+        if stem in prints:
+            prints[stem] = _written_print(prints, stem, d, out_dir, print_options)
         report = d.report()
+        if stem in prints:
+            report["print"] = prints[stem].report
         if why is not None:
             report["assessment"] = why.as_dict()
         if preview:
@@ -102,6 +106,31 @@ def design_files(
                 "side": d.foot.side,
                 "triangles": len(d.faces),
                 "warnings": list(dict.fromkeys([*(why.warnings if why else ()), *d.warnings])),
+                "print": prints[stem].report if stem in prints else None,
             }
         )
+    if len(prints) == 2:
+        from orthogen.printing.production import pair_plates
+
+        results[0]["plates"] = pair_plates(out_dir, stems, designs, prints, print_options)
     return results
+
+
+def _prints(stems, designs, formats, options) -> dict:
+    """Each device's zoned print object fitted on the bed (refused when it cannot fit), if asked for."""
+    if options is None and "3mf" not in formats:
+        return {}
+    from orthogen.printing.production import PrintOptions, device_print
+
+    options = options or PrintOptions.make()
+    return {stem: device_print(d, stem, options) for stem, d in zip(stems, designs, strict=True)}
+
+
+def _written_print(prints, stem, design, out_dir, options):
+    """Write the device's 3MF; slice it when asked."""
+    from orthogen.printing.production import sliced
+
+    path = prints[stem].write(Path(out_dir) / f"{stem}.3mf")
+    if options is not None and options.slice:
+        return sliced(prints[stem], path, design, options)
+    return prints[stem]

@@ -32,6 +32,7 @@ from pathlib import Path
 from orthogen import __version__
 from orthogen.errors import OrthogenError, ScanError
 from orthogen.lab.orders import Order, order_id_problem, order_prescriptions, order_why, parse_orders
+from orthogen.printing.lab import SUMMARY_COLUMNS as PRINT_COLUMNS
 
 MANIFEST = "order.done.json"
 MANIFEST_FORMAT = "orthogen-order-manifest/1"
@@ -42,7 +43,7 @@ SUMMARY_COLUMNS = (
     "order_id", "patient_ref", "side", "status", "reason", "scan", "quantity",
     "foot_length_mm", "ball_width_mm", "heel_width_mm", "arch_height_mm", "arch_index", "foot_type",
     "heel_lift_mm", "rearfoot_post_deg", "construction", "heel_seat_deg", "volume_cm3", "min_thickness_mm",
-    "warnings", "files", "measure_s", "design_s", "order_s",
+    "warnings", "files", "measure_s", "design_s", "order_s", *PRINT_COLUMNS,
 )
 _STALE = re.compile(r"^\..+\.(tmp|old)-\d+$")
 
@@ -65,7 +66,7 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def order_fingerprint(order: Order, rxs: dict) -> str:
+def order_fingerprint(order: Order, rxs: dict, print_options: dict | None = None) -> str:
     """Hash of everything an order's outputs depend on: scan and prescription bytes, overrides, order facts,
     the prescriptions as applied and their template files."""
     from orthogen.rx.templates import template_path
@@ -80,6 +81,7 @@ def order_fingerprint(order: Order, rxs: dict) -> str:
         "assessment": sha256_file(order.assessment) if isinstance(order.assessment, str) else None,
         "applied": {side: rx.as_applied() for side, rx in sorted(rxs.items())},
         "templates": {side: sha256_file(template_path(rx.template)) for side, rx in sorted(rxs.items())},
+        "print": print_options,
     }
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
@@ -126,7 +128,7 @@ def run_order(spec: dict) -> dict:
     order_dict = dict(spec.get("order", {})) if isinstance(spec, dict) else {}
     timings: dict[str, float] = {}
     try:
-        result = _do_order(Order.from_dict(order_dict), Path(spec["out_dir"]), timings)
+        result = _do_order(Order.from_dict(order_dict), Path(spec["out_dir"]), timings, spec.get("print"))
     except OrthogenError as err:
         result = failed_result(order_dict, str(err))
     except MemoryError:
@@ -139,18 +141,20 @@ def run_order(spec: dict) -> dict:
     return result
 
 
-def _do_order(order: Order, out_dir: Path, timings: dict[str, float]) -> dict:
+def _do_order(order: Order, out_dir: Path, timings: dict[str, float], print_options: dict | None = None
+              ) -> dict:
     from orthogen.device.design import design_foot, measure_options_from_rx
     from orthogen.device.template import template_geometry
     from orthogen.foot.measure_scan import MeasureOptions, measure_scan
-    from orthogen.output.export import json_text, stl_bytes, threemf_bytes_to
+    from orthogen.output.export import json_text, stl_bytes
     from orthogen.output.preview import pair_png, preview_png
+    from orthogen.printing.lab import order_prints
 
     problems = list(order.problems) or [p for p in [order_id_problem(order.order_id)] if p]
     if problems:
         raise OrthogenError("; ".join(problems))
     rxs = order_prescriptions(order)[0]
-    fingerprint = order_fingerprint(order, rxs)  # hashed before the files are read: a later edit redoes it
+    fingerprint = order_fingerprint(order, rxs, print_options)  # hashed first: a later edit redoes it
     designs = {}
     for side, scan in order.scans.items():
         t = time.perf_counter()
@@ -161,6 +165,8 @@ def _do_order(order: Order, out_dir: Path, timings: dict[str, float]) -> dict:
         timings["design_s"] = timings.get("design_s", 0.0) + time.perf_counter() - t
     t = time.perf_counter()
     oid = order.order_id
+    prints = order_prints(designs, oid, order.formats, print_options)  # zoned 3MF; sliced if asked
+    timings["print_s"] = time.perf_counter() - t
     outputs: dict[str, bytes | Callable[[Path], None]] = {}
     previews = {side: preview_png(d) for side, d in designs.items()}
     pair = pair_png(designs["left"], designs["right"]) if len(designs) == 2 else None
@@ -169,15 +175,17 @@ def _do_order(order: Order, out_dir: Path, timings: dict[str, float]) -> dict:
         stem = f"{oid}_{side}"
         if "stl" in order.formats:
             outputs[f"{stem}.stl"] = stl_bytes(d.vertices, d.faces)
-        if "3mf" in order.formats:
-            outputs[f"{stem}.3mf"] = lambda p, d=d, stem=stem: threemf_bytes_to(p, d.vertices, d.faces, stem)
+        if side in prints:
+            outputs[f"{stem}.3mf"] = prints[side].write
         report = d.report()
+        report["print"] = prints[side].report if side in prints else None
         report["preview"] = f"{stem}.png"
         report["order"] = {"order_id": oid, "patient_ref": order.patient_ref, "quantity": order.quantity}
         outputs[f"{stem}.json"] = json_text(report).encode()
         outputs[f"{stem}.png"] = previews[side]
         sides.append(_side_summary(side, report, [n for n in outputs if n.startswith(stem + ".")]))
-    html = _render_html(order, designs, previews, pair, [*outputs, f"{oid}_report.html"])
+    html = _render_html(order, designs, previews, pair, [*outputs, f"{oid}_report.html"],
+                        {side: p.report for side, p in prints.items()})
     outputs[f"{oid}_report.html"] = html.encode("utf-8")
     timings["render_s"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -190,7 +198,8 @@ def _do_order(order: Order, out_dir: Path, timings: dict[str, float]) -> dict:
     return result
 
 
-def _render_html(order: Order, designs: dict, previews: dict, pair: bytes | None, files: list[str]) -> str:
+def _render_html(order: Order, designs: dict, previews: dict, pair: bytes | None, files: list[str],
+                 prints: dict | None = None) -> str:
     from orthogen.output.clinician_report import render_report
 
     facts = {
@@ -198,10 +207,12 @@ def _render_html(order: Order, designs: dict, previews: dict, pair: bytes | None
         "notes": order.notes, "prescription": Path(order.prescription).name if order.prescription else None,
         "overrides": [*order.overrides, *(f"{s}.{o}" for s, ov in order.side_overrides.items() for o in ov)],
     }
-    return render_report(facts, designs, previews, pair, files=files, why=order_why(order))
+    return render_report(facts, designs, previews, pair, files=files, why=order_why(order), prints=prints)
 
 
 def _side_summary(side: str, report: dict, files: list[str]) -> dict:
+    from orthogen.printing.lab import print_summary
+
     foot, checks, rx = report["foot"], report["checks"], report["prescription"]
     keys = ("foot_length_mm", "ball_width_mm", "heel_width_mm", "arch_height_mm", "arch_index", "foot_type")
     return {
@@ -213,6 +224,7 @@ def _side_summary(side: str, report: dict, files: list[str]) -> dict:
                 (i["measured"] for i in report["intent"] if i["rx_key"] == "rearfoot_post_deg"), None
             ),
             "volume_cm3": report["device"]["volume_cm3"], "min_thickness_mm": checks["min_thickness_mm"],
+            **print_summary(report),
         },
         "warnings": report["warnings"], "files": files,
     }
@@ -265,14 +277,15 @@ def _write_order(out_dir: Path, order: Order, outputs: dict, fingerprint: str, r
     return hashes
 
 
-def completed_manifest(order: Order, out_dir: Path) -> dict | None:
+def completed_manifest(order: Order, out_dir: Path, print_options: dict | None = None) -> dict | None:
     """The order's manifest when its outputs exist, match their hashes and were made from the same inputs."""
     folder = out_dir / order.order_id
     try:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
         if manifest.get("format") != MANIFEST_FORMAT:
             return None
-        if manifest.get("fingerprint") != order_fingerprint(order, order_prescriptions(order)[0]):
+        rxs = order_prescriptions(order)[0]
+        if manifest.get("fingerprint") != order_fingerprint(order, rxs, print_options):
             return None
         for name, digest in manifest["files"].items():
             if Path(name).name != name or sha256_file(folder / name) != digest:
@@ -480,11 +493,14 @@ def run_batch(
     force: bool = False,
     on_result: Callable[[dict], None] | None = None,
     on_start: Callable[[int], None] | None = None,
+    print_options: dict | None = None,
 ) -> dict:
     """Run every order of an order file into ``out_dir``; returns the summary (also written to disk).
 
     Raises OrthogenError only for problems with the batch as a whole (order file, folder, scheduler).
-    ``on_start(n_orders)`` and ``on_result(result)`` report progress.
+    ``on_start(n_orders)`` and ``on_result(result)`` report progress. ``print_options``
+    (:meth:`orthogen.printing.production.PrintOptions.as_dict`) gives every order its zoned 3MF on that
+    printer, sliced when asked, and with ``plates`` packs the batch onto plates (``DIR/plates``).
     """
     t0 = time.perf_counter()
     if executor not in ("local", "dask"):
@@ -514,13 +530,14 @@ def run_batch(
                 finish(i, failed_result(order.to_dict(), "; ".join(order.problems)))
                 continue
             t = time.perf_counter()
-            manifest = None if force else completed_manifest(order, out)
+            manifest = None if force else completed_manifest(order, out, print_options)
             if manifest is not None:
                 finish(i, {**manifest["result"], "status": "skipped", "timings": {
                     "order_s": round(time.perf_counter() - t, 3)},
                     "reason": f"outputs complete and unchanged ({MANIFEST}); --force redoes it"})
                 continue
-            specs.append({"index": i, "order": order.to_dict(), "out_dir": str(out.resolve())})
+            specs.append({"index": i, "order": order.to_dict(), "out_dir": str(out.resolve()),
+                          "print": print_options})
         n_workers = max(1, min(workers or os.cpu_count() or 1, len(specs) or 1))
         if specs and executor == "local":
             with one_thread_env():
@@ -535,6 +552,10 @@ def run_batch(
             "force": force, "stale_removed": stale, "orders": len(ordered), **counts,
             "seconds": round(time.perf_counter() - t0, 2),
         }
+        if print_options and print_options.get("plates"):
+            from orthogen.printing.lab import batch_plates
+
+            meta["plates"] = batch_plates(out, ordered, print_options)
         write_summary(out, ordered, meta)
     return {"batch": meta, "orders": ordered, "rows": summary_rows(ordered)}
 
