@@ -55,6 +55,7 @@ ROWS = (
     # (construction, zoning shown, material, mode, supports)
     ("full_contact", "uniform (today)", "tpu_95a", "today", False),
     ("full_contact", "zoned", "tpu_95a", "zoned", False),
+    ("full_contact", "all zones soft", "tpu_95a", "soft", False),
     ("shell", "uniform", "tpu_95a", "today", True),
     ("shell", "zoned", "tpu_95a", "zoned", True),
     ("shell", "zoned", "tpu_95a", "zoned", False),

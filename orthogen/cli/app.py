@@ -212,6 +212,10 @@ def design_cmd(
         typer.echo(f"{r['stl']}  ({r['side']}, {r['triangles']} triangles, checks passed)")
         if r.get("print"):
             typer.echo(f"  print: {print_line(r['print'])}")
+        for plate in r.get("plates") or []:
+            names = ", ".join(o["name"] for o in plate["objects"])
+            sliced = f"; {plate['slice']['print_time']}" if plate.get("slice") else ""
+            typer.echo(f"  plate: {Path(out) / plate['file']} ({names}{sliced})")
         for w in r["warnings"]:
             typer.echo(f"warning: {w}", err=True)
 

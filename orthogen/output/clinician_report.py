@@ -345,8 +345,7 @@ def _print_rows(p: Mapping[str, Any]) -> dict[str, str]:
     """One device's print report as the Printing table's texts, by row label."""
     rows = {
         "Material": f"{p['material']} ({p['reference']})",
-        "Printer": f"{p['printer']}, {p['bed_mm'][0]:g} x {p['bed_mm'][1]:g} mm bed, "
-        f"turned {p['placement']['angle_deg']:g}°",
+        "Printer": f"{p['bed'].removeprefix('the ')}, the device turned {p['placement']['angle_deg']:g}°",
     }
     for zone, z in p.get("zones", {}).items():
         rows[f"Zone: {zone.replace('_', ' ')}"] = f"{z['stiffness']}: {z['settings']}"

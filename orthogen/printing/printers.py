@@ -62,7 +62,7 @@ def parse_bed(text: str) -> Printer:
     z = float(m.group(3)) if m.group(3) else DEFAULT_HEIGHT_MM
     if min(w, d, z) < 50 or max(w, d, z) > 2000:
         raise OrthogenError(f"--bed {text!r}: each size must be 50 to 2000 mm")
-    return Printer(f"bed_{w:g}x{d:g}", w, d, z)
+    return Printer(f"{w:g}x{d:g}", w, d, z)
 
 
 def printer(name: str | None = None, bed: str | None = None) -> Printer:

@@ -140,6 +140,7 @@ def slice_report(plate_path: Path, names: Sequence[str], material: mats.Material
 
 
 def sls_report(volume_mm3: float, material: mats.Material, opts: PrintOptions) -> dict:
+    """A powder-bed part's material (its solid volume) and material cost; no per-part time."""
     grams = volume_mm3 / 1000.0 * material.density_g_cm3
     price = opts.price_per_kg(material)
     return {
@@ -180,6 +181,7 @@ def device_print(design, name: str, opts: PrintOptions) -> DevicePrint:
         "process": material.process,
         "reference": material.reference,
         "printer": opts.printer.name,
+        "bed": opts.printer.text(),
         "bed_mm": [opts.printer.width_mm, opts.printer.depth_mm],
         "layer_height_mm": mats.LAYER_HEIGHT_MM if material.process == "fff" else None,
         "placement": {
@@ -209,19 +211,15 @@ def sliced(dp: DevicePrint, path: Path, design, opts: PrintOptions) -> DevicePri
 
 
 def slice_devices(
-    prints: Mapping[str, DevicePrint],
-    designs: Mapping,
-    opts: PrintOptions,
-    written: Mapping[str, Path] | None = None,
+    prints: Mapping[str, DevicePrint], designs: Mapping, opts: PrintOptions
 ) -> dict[str, DevicePrint]:
-    """Slice every device (its written 3MF, or a temporary one) and return them with their results."""
+    """Slice every device (from a temporary 3MF) and return them with their results."""
     import tempfile
 
     out = {}
     with tempfile.TemporaryDirectory(prefix="orthogen-print-") as tmp:
         for key, dp in prints.items():
-            path = (written or {}).get(key) or dp.write(Path(tmp) / f"{key}.3mf")
-            out[key] = sliced(dp, Path(path), designs[key], opts)
+            out[key] = sliced(dp, dp.write(Path(tmp) / f"{key}.3mf"), designs[key], opts)
     return out
 
 
@@ -276,7 +274,7 @@ def pair_plates(
     if len(materials) != 1:
         return []
     material = mats.material(materials.pop())
-    objs = [print_object(d, s)[0] for s, d in zip(stems, designs, strict=True)]
+    objs = [prints[s].obj for s in stems]  # zoned, wherever they lie: packing turns and moves them
     heights = [float(d.vertices[:, 2].max()) for d in designs]
     config = prints[stems[0]].config
     return write_plates(Path(out_dir), f"{stems[0]}_pair", objs, heights, config, opts, material)
