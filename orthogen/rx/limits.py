@@ -47,3 +47,12 @@ SHOE_DROP_RANGE_MM = (0.0, 40.0)
 Construction = Literal["full_contact", "shell"]
 HeelLiftSide = Literal["both", "left", "right"]
 
+#: Print materials: TPU 95A / 85A and PP (FDM, sliced), PA12 (powder-bed fusion: SLS / MJF).
+Material = Literal["tpu_95a", "tpu_85a", "pp", "pa12"]
+#: Named stiffness levels of a device zone; a number instead is an explicit infill percentage.
+StiffnessLevel = Literal["firm", "medium", "soft"]
+STIFFNESS_LEVELS = ("firm", "medium", "soft")
+INFILL_RANGE_PCT = (5.0, 100.0)
+#: The device zones whose stiffness is prescribed (see orthogen/device/zones.py).
+STIFFNESS_ZONES = ("rearfoot", "heel_cushion", "arch", "forefoot", "posts")
+
