@@ -30,6 +30,7 @@ from shapely.geometry import Polygon
 
 from orthogen.device.regions import Regions, smoothstep
 from orthogen.foot.heightmap import Grid, medial_line_profile
+from orthogen.rx.limits import SHORT_SHELL_END_MARGIN_MM, SHORT_SHELL_PAD_CLEAR_MM, SHORT_SHELL_SKIVE_MM
 
 #: No part of a device may be thinner than this (mm), engraved label excepted.
 MIN_THICKNESS_MM = 1.0
@@ -40,8 +41,8 @@ FEATHER_MAX_MM = 1.5
 FEATHER_LENGTH_MM = 3.0
 #: ... a skived end (metatarsal, three-quarter) reaches full thickness this far from the end (mm);
 #: a shell cut there ends this much further behind its line than the prescription's rule (a margin) ...
-END_MARGIN_MM = 1.0
-SKIVE_LENGTH_MM = 12.0
+END_MARGIN_MM = SHORT_SHELL_END_MARGIN_MM
+SKIVE_LENGTH_MM = SHORT_SHELL_SKIVE_MM
 #: Caps act at most this far in from the outline (mm): beyond it every cap exceeds any device.
 CAP_REACH_MM = 30.0
 #: ... and the forefoot's side edges may rise this much per mm inward (and this much per mm², so the
@@ -81,7 +82,7 @@ def forefoot_band_back(length: str) -> float:
     """How far behind the met-head line the forefoot's plane is read (mm): on a shell ending behind
     the met heads, behind its skived end."""
     if length in ("metatarsal", "three_quarter"):
-        return 5.0 + END_MARGIN_MM + SKIVE_LENGTH_MM + 2.0
+        return SHORT_SHELL_PAD_CLEAR_MM + 2.0
     return 0.0
 
 
