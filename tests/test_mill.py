@@ -224,6 +224,21 @@ def test_shell_is_refused_from_above_and_its_positive_is_milled(sample_design):
     assert np.ptp(lift) < 1e-3 and lift[0] == pytest.approx(5.0 - s.top[s.inside].min(), abs=1e-3)
 
 
+def test_a_real_shells_positive_spans_the_device_not_its_post():
+    from shapely import affinity
+
+    from orthogen.device.design import design_scan
+    from orthogen.rx.load import load_prescription
+
+    shell = design_scan(SAMPLE, load_prescription(None, ["construction=shell"]))
+    outline = affinity.translate(shell.surfaces.outline, shell.x_shift_mm)
+    # the shell stands on its rearfoot post and forefoot: its lowest faces outline far less
+    assert footprint(shell.vertices, shell.faces).area < 0.5 * outline.area
+    pos = part_for(shell, "s")
+    assert pos.kind == "positive"
+    assert pos.outline.symmetric_difference(outline).area < 0.01 * outline.area
+
+
 # --- whole jobs on exact shapes ----------------------------------------------------------------
 
 
