@@ -265,6 +265,30 @@ def test_a_block_mills_to_the_scallop_target(machine):
     assert report["blank"]["name"] == "eva_300x120x25" and report["machining_time_min"] > 0
 
 
+def ridge(flank_deg: float = 70.0) -> trimesh.Trimesh:
+    """A 60 x 40 mm block 5 mm high with a ridge along x, 10 mm high, its flanks at ``flank_deg``."""
+    import manifold3d
+
+    w = 10.0 / np.tan(np.radians(flank_deg))
+    section = [(0, 0), (40, 0), (40, 5), (20 + w, 5), (20, 15), (20 - w, 5), (0, 5)]  # (y, z)
+    mesh = manifold3d.Manifold.extrude(manifold3d.CrossSection([section]), 60.0).to_mesh()
+    v = np.asarray(mesh.vert_properties, float)[:, [2, 0, 1]]  # extruded along x (a rotation)
+    return trimesh.Trimesh(v, np.asarray(mesh.tri_verts))
+
+
+def test_lines_are_added_where_the_raster_leaves_too_much(monkeypatch):
+    # a ridge across the raster: 1.5 mm between lines leaves about 0.56 mm on its 70-degree flanks
+    part = ridge()
+    assert part.is_volume
+    [job] = mill_job.mill_designs([fake_design(part)], ["ridge"], MillOptions())
+    s = job.cut.stats
+    assert s["within_tolerance"] and s["max_leftover_mm"] <= 0.1 + 0.05 + 0.01
+    assert job.toolpath.operations[1].notes["part_lines"] > 0
+    monkeypatch.setattr("orthogen.lab.finishing.MAX_SPLITS", 0)
+    with pytest.raises(GeometryError, match="left where the tool reaches"):
+        mill_job.mill_designs([fake_design(part)], ["ridge"], MillOptions())
+
+
 # --- the command line --------------------------------------------------------------------------
 
 
