@@ -33,6 +33,7 @@ SCANS = [
 
 def main() -> int:
     from orthogen.device.design import design_foot
+    from orthogen.device.template import template_geometry
     from orthogen.foot.measure_scan import MeasureOptions, measure_scan
     from orthogen.lab.mill_data import MillOptions
     from orthogen.lab.mill_job import mill_designs
@@ -54,7 +55,8 @@ def main() -> int:
     print(head + "\n" + "-" * len(head))
     totals = []
     for path, fl in rows:
-        design = design_foot(measure_scan(path, MeasureOptions(foot_length_mm=fl)), rx)
+        foot = measure_scan(path, MeasureOptions(foot_length_mm=fl))
+        design = design_foot(foot, rx, template_geometry(rx.template))
         helper0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         [job] = mill_designs([design], [path.stem], options)
         helper1 = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -113,7 +114,11 @@ def test_design_writes_stl_3mf_json_png(tmp_path):
     assert (out / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with zipfile.ZipFile(out / f"{stem}.3mf") as z:
         model = z.read("3D/3dmodel.model").decode()
-    assert 'unit="millimeter"' in model and model.count("<triangle ") == n
+        volumes = z.read("Metadata/Slic3r_PE_model.config").decode()
+    # the device is the 3MF's first volume (its stiffness zones follow as modifier volumes)
+    first = re.search(r'<volume firstid="0" lastid="(\d+)">', volumes)
+    assert 'unit="millimeter"' in model and int(first.group(1)) + 1 == n
+    assert report["print"]["zones"]["heel_cushion"]["stiffness"] == "medium"
     assert not list(out.glob("*.part")) and not list(out.glob(".*"))
 
 

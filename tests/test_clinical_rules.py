@@ -26,10 +26,13 @@ EXAMPLES = REPO / "templates" / "assessments"
 STANDARD = {"template": "standard", "construction": "full_contact", "length": "full", "shell_thickness_mm": 3,
             "top_cover_mm": 0,
             "heel_cup_depth_mm": 12, "arch_fill_mm": 3.2, "rearfoot_post_deg": 0, "forefoot_post_deg": 0}
-SPORT = {**STANDARD, "template": "sport", "top_cover_mm": 1.5, "heel_cup_depth_mm": 15, "arch_fill_mm": 1.6}
+SPORT = {**STANDARD, "template": "sport", "top_cover_mm": 1.5, "heel_cup_depth_mm": 15, "arch_fill_mm": 1.6,
+         "stiffness": {"rearfoot": "firm", "heel_cushion": "soft", "arch": "firm", "forefoot": "soft",
+                       "posts": "firm"}}
 DRESS = {**STANDARD, "template": "dress", "construction": "shell", "length": "three_quarter",
          "shell_thickness_mm": 2.5,
-         "heel_cup_depth_mm": 9}
+         "heel_cup_depth_mm": 9, "stiffness": {"rearfoot": "firm", "heel_cushion": "medium", "arch": "firm",
+                                               "forefoot": "medium", "posts": "firm"}}
 PRONATED = {"rearfoot_post_deg": 4, "medial_flange_mm": 8, "arch_fill_mm": 0, "heel_cup_depth_mm": 14}
 
 #: Every example assessment and the exact prescription it must give (no scan: both feet alike).

@@ -224,6 +224,21 @@ def test_shell_is_refused_from_above_and_its_positive_is_milled(sample_design):
     assert np.ptp(lift) < 1e-3 and lift[0] == pytest.approx(5.0 - s.top[s.inside].min(), abs=1e-3)
 
 
+def test_a_real_shells_positive_spans_the_device_not_its_post():
+    from shapely import affinity
+
+    from orthogen.device.design import design_scan
+    from orthogen.rx.load import load_prescription
+
+    shell = design_scan(SAMPLE, load_prescription(None, ["construction=shell"]))
+    outline = affinity.translate(shell.surfaces.outline, shell.x_shift_mm)
+    # the shell stands on its rearfoot post and forefoot: its lowest faces outline far less
+    assert footprint(shell.vertices, shell.faces).area < 0.5 * outline.area
+    pos = part_for(shell, "s")
+    assert pos.kind == "positive"
+    assert pos.outline.symmetric_difference(outline).area < 0.01 * outline.area
+
+
 # --- whole jobs on exact shapes ----------------------------------------------------------------
 
 
@@ -248,6 +263,30 @@ def test_a_block_mills_to_the_scallop_target(machine):
 
     report = json.loads(files["block.mill.json"])
     assert report["blank"]["name"] == "eva_300x120x25" and report["machining_time_min"] > 0
+
+
+def ridge(flank_deg: float = 70.0) -> trimesh.Trimesh:
+    """A 60 x 40 mm block 5 mm high with a ridge along x, 10 mm high, its flanks at ``flank_deg``."""
+    import manifold3d
+
+    w = 10.0 / np.tan(np.radians(flank_deg))
+    section = [(0, 0), (40, 0), (40, 5), (20 + w, 5), (20, 15), (20 - w, 5), (0, 5)]  # (y, z)
+    mesh = manifold3d.Manifold.extrude(manifold3d.CrossSection([section]), 60.0).to_mesh()
+    v = np.asarray(mesh.vert_properties, float)[:, [2, 0, 1]]  # extruded along x (a rotation)
+    return trimesh.Trimesh(v, np.asarray(mesh.tri_verts))
+
+
+def test_lines_are_added_where_the_raster_leaves_too_much(monkeypatch):
+    # a ridge across the raster: 1.5 mm between lines leaves about 0.56 mm on its 70-degree flanks
+    part = ridge()
+    assert part.is_volume
+    [job] = mill_job.mill_designs([fake_design(part)], ["ridge"], MillOptions())
+    s = job.cut.stats
+    assert s["within_tolerance"] and s["max_leftover_mm"] <= 0.1 + 0.05 + 0.01
+    assert job.toolpath.operations[1].notes["part_lines"] > 0
+    monkeypatch.setattr("orthogen.lab.finishing.MAX_SPLITS", 0)
+    with pytest.raises(GeometryError, match="left where the tool reaches"):
+        mill_job.mill_designs([fake_design(part)], ["ridge"], MillOptions())
 
 
 # --- the command line --------------------------------------------------------------------------
@@ -294,9 +333,10 @@ def test_order_file_with_formats_nc_mills_the_order(tmp_path, monkeypatch):
     orders = tmp_path / "orders.csv"
     orders.write_text("order_id,patient_ref,left_scan,prescription,overrides,formats\n"
                       f"A-1,P-1,{SAMPLE},{BUNDLED_SCANS.parent / 'templates' / 'example_rx.yaml'},"
-                      "length=three_quarter;label=,stl;nc\n")
+                      "label=,stl;nc\n")
     [order], problems, _ = check_orders(orders)
     assert not problems
+    (tmp_path / "out").mkdir()  # the batch makes its output folder before the orders
     result = run_order({"order": order.to_dict(), "out_dir": str(tmp_path / "out")})
     assert result["status"] == "done", result["reason"]
     names = {"A-1_left.nc", "A-1_left.mill.json", "A-1_left.mill.png", "A-1_left.mill.stl"}
@@ -329,7 +369,9 @@ def _check_job(job):
     s, checks = job.cut.stats, job.report["checks"]
     assert s["within_tolerance"], s
     assert s["max_gouge_mm"] <= 0.05 and s["max_leftover_mm"] <= s["leftover_tolerance_mm"]
-    assert s["reached_fraction"] > 0.95
+    # the rest is narrower than the ball: creases at the foot of the heel cups' and flanges' walls
+    # (5 % of the foambox pair's tops)
+    assert s["reached_fraction"] > 0.94
     assert checks["moves_outside_blank"] == 0 and checks["within_machine_travel"]
     assert checks["rapid_cuts"] == 0 and checks["cuts_without_tool"] == 0
     assert job.program.parsed_lines == job.program.code_lines > 1000

@@ -167,7 +167,7 @@ def test_leg_length_pair_with_equal_lifts_is_refused(tmp_path):
                 "left_scan": str(LEFT),
                 "right_scan": str(RIGHT),
                 "prescription": rx,
-                "overrides": "template=leg_length;length=three_quarter",
+                "overrides": "template=leg_length;length=three_quarter;met_pad=false",
             },
         ],
     )

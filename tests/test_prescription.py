@@ -590,12 +590,16 @@ def test_first_mpj_cutout_and_mortons_extension_exclusive():
 def test_short_shell_rules(length):
     err = error_of(None, [f"length={length}", "mortons_extension={}"])
     assert f"mortons_extension lies under the 1st MPJ, beyond a length {length} shell" in err.problem
-    err = error_of(None, [f"length={length}", "met_pad.offset_mm=4"])
-    assert "met_pad.offset_mm = 4 puts its distal edge beyond" in err.problem
-    err = error_of(None, [f"length={length}", "met_bar.offset_mm=0"])
-    assert "met_bar.offset_mm = 0" in err.problem
-    rx = load_prescription(None, [f"length={length}", "met_pad.offset_mm=5"])
-    assert rx.met_pad.offset_mm == 5
+    # the short shell ends 6 mm behind the met heads and is skived over the 12 mm behind that: a pad
+    # or bar closer to the met heads than 18 mm would be pared away by the skive
+    err = error_of(None, [f"length={length}", "met_pad.offset_mm=8"])
+    problem = f"met_pad.offset_mm = 8 puts its distal edge in the skive of a length {length} shell"
+    assert problem in err.problem
+    assert "use length sulcus or full" in err.problem and "offset_mm of at least 18" in err.problem
+    err = error_of(None, [f"length={length}", "met_bar.offset_mm=17.5"])
+    assert "met_bar.offset_mm = 17.5" in err.problem
+    rx = load_prescription(None, [f"length={length}", "met_pad.offset_mm=18"])
+    assert rx.met_pad.offset_mm == 18
 
 
 def test_mortons_to_hallux_tip_needs_full_length():
@@ -606,7 +610,9 @@ def test_mortons_to_hallux_tip_needs_full_length():
 
 
 def test_several_cross_field_errors_together():
-    err = error_of(None, ["length=metatarsal", "met_pad={}", "met_bar={}", "mortons_extension={}"])
+    err = error_of(
+        None, ["length=metatarsal", "met_pad.offset_mm=20", "met_bar.offset_mm=20", "mortons_extension={}"]
+    )
     assert err.problem.count("; ") == 1
     assert "met_pad and met_bar" in err.problem and "mortons_extension lies" in err.problem
 

@@ -190,6 +190,40 @@ def measure_cmd(
     _print_measure_table(report)
 
 
+PrinterArg = Annotated[str | None, typer.Option(
+    "--printer", help="Printer preset for the 3MF's bed and settings: mk3s (default), mk4, mini, xl.")]
+BedArg = Annotated[str | None, typer.Option(
+    "--bed", metavar="WxH", help="Printer bed in mm (e.g. 250x210, or 250x210x210 with the height).")]
+SliceArg = Annotated[bool, typer.Option(
+    "--slice", help="Slice every 3MF with PrusaSlicer's CLI: print time, filament and cost in the report.")]
+MaterialPriceArg = Annotated[float | None, typer.Option(
+    "--material-price", metavar="PER_KG", help="Material price per kg for the cost (default: the material's)."
+)]
+MachinePriceArg = Annotated[float | None, typer.Option(
+    "--machine-price", metavar="PER_H", help="Printer price per hour for the cost (default 1.5).")]
+
+
+def print_options(printer, bed, slice_, material_price, machine_price, plates: bool = False):
+    """PrintOptions from the print command-line options, or None when none was given."""
+    if not (printer or bed or slice_ or plates or material_price is not None or machine_price is not None):
+        return None
+    from orthogen.printing.production import PrintOptions
+
+    return PrintOptions.make(printer, bed, slice_, plates, material_price, machine_price)
+
+
+def print_line(report: dict) -> str:
+    """One line: material, printer, and the slice's time, grams and cost when sliced."""
+    head = f"{report['material']} on {report['printer']}, turned {report['placement']['angle_deg']:g} deg"
+    s = report.get("slice")
+    if not s:
+        return head
+    cost = s["cost"]["total"]
+    if s.get("print_time_s") is None:
+        return f"{head}; {s['filament_g']:g} g, material cost {cost:.2f} (not sliced: powder-bed fusion)"
+    return f"{head}; {s['print_time']}, {s['filament_m']:g} m / {s['filament_g']:g} g, cost {cost:.2f}"
+
+
 class FormatOpt(StrEnum):
     stl = "stl"
     threemf = "3mf"
@@ -225,6 +259,11 @@ def design_cmd(
         FormatOpt, typer.Option("--format", help="Mesh format (STL always written).")
     ] = FormatOpt.stl,
     preview: Annotated[bool, typer.Option("--preview/--no-preview", help="Write a PNG preview.")] = True,
+    printer: PrinterArg = None,
+    bed: BedArg = None,
+    slice_: SliceArg = False,
+    material_price: MaterialPriceArg = None,
+    machine_price: MachinePriceArg = None,
 ) -> None:
     """Design the insole for one scan (or a pair), verify it and write STL, JSON report and preview."""
     if len(scans) > 2:
@@ -233,6 +272,7 @@ def design_cmd(
     def job():
         from orthogen.cli.design_job import design_files
 
+        opts = print_options(printer, bed, slice_, material_price, machine_price)
         return design_files(
             scans,
             rx,
@@ -245,11 +285,18 @@ def design_cmd(
             formats=("stl", fmt.value) if fmt.value != "stl" else ("stl",),
             preview=preview,
             assessment=assessment,
+            print_options=opts,
         )
 
     results = run_guarded(job)
     for r in results:
         typer.echo(f"{r['stl']}  ({r['side']}, {r['triangles']} triangles, checks passed)")
+        if r.get("print"):
+            typer.echo(f"  print: {print_line(r['print'])}")
+        for plate in r.get("plates") or []:
+            names = ", ".join(o["name"] for o in plate["objects"])
+            sliced = f"; {plate['slice']['print_time']}" if plate.get("slice") else ""
+            typer.echo(f"  plate: {Path(out) / plate['file']} ({names}{sliced})")
         for w in r["warnings"]:
             typer.echo(f"warning: {w}", err=True)
 

@@ -112,13 +112,21 @@ def design_devices(req: DesignRequest) -> list[DesignedDevice]:
     ]
 
 
-def device_files(device: DesignedDevice, stem: str, formats: tuple[str, ...], preview: bool) -> dict:
-    """The files of one device, name -> writer(path): report and preview first, the device last."""
-    from orthogen.output.export import json_text, stl_bytes, threemf_bytes_to
+def device_files(
+    device: DesignedDevice, stem: str, formats: tuple[str, ...], preview: bool, print_obj=None
+) -> dict:
+    """The files of one device, name -> writer(path): report and preview first, the device last.
+
+    ``print_obj``: the device's zoned print object (:mod:`orthogen.printing.production`), written as
+    its 3MF, its placement and slice in the report.
+    """
+    from orthogen.output.export import json_text, stl_bytes
 
     design = device.design
     files: dict = {}
     report = design.report()
+    if print_obj is not None:
+        report["print"] = print_obj.report
     if device.why is not None:
         report["assessment"] = device.why.as_dict()
     if preview:
@@ -129,8 +137,8 @@ def device_files(device: DesignedDevice, stem: str, formats: tuple[str, ...], pr
         report["preview"] = f"{stem}.png"
     text = json_text(report)
     files[f"{stem}.json"] = lambda p: p.write_text(text, encoding="utf-8")
-    if "3mf" in formats:
-        files[f"{stem}.3mf"] = lambda p: threemf_bytes_to(p, design.vertices, design.faces, stem)
+    if print_obj is not None:
+        files[f"{stem}.3mf"] = print_obj.write
     stl = stl_bytes(design.vertices, design.faces)
     files[f"{stem}.stl"] = lambda p: p.write_bytes(stl)
     return files
@@ -142,17 +150,25 @@ def write_designs(
     out_dir: Path,
     formats: tuple[str, ...],
     preview: bool,
+    print_options=None,
 ) -> list[dict]:
-    """Write every device's file set into ``out_dir`` (all of a set or none); one summary dict each."""
+    """Write every device's file set into ``out_dir`` (all of a set or none); one summary dict each.
+
+    With a 3MF asked for (``formats``) or ``print_options``, each device becomes a zoned print object
+    fitted on the printer's bed (refused when it cannot fit), sliced first when asked; a pair is also
+    packed onto plates.
+    """
     from orthogen.output.export import write_file_set
 
     stems = [Path(s).stem for s in scans]
     if len(stems) == 2 and stems[0] == stems[1]:
         stems = [f"{stems[0]}_{dev.design.foot.side}" for dev in devices]
+    designs = [dev.design for dev in devices]
+    prints = _prints(stems, designs, formats, print_options)  # fitted and sliced before writing
     results = []
     for stem, dev in zip(stems, devices, strict=True):
         d = dev.design
-        files = device_files(dev, stem, formats, preview)
+        files = device_files(dev, stem, formats, preview, prints.get(stem))
         device = tuple(n for n in files if n.endswith((".stl", ".3mf")))
         try:
             write_file_set(out_dir, files, last=device)
@@ -164,9 +180,27 @@ def write_designs(
                 "side": d.foot.side,
                 "triangles": len(d.faces),
                 "warnings": list(dict.fromkeys([*(dev.why.warnings if dev.why else ()), *d.warnings])),
+                "print": prints[stem].report if stem in prints else None,
             }
         )
+    if len(prints) == 2:
+        from orthogen.printing.production import pair_plates
+
+        results[0]["plates"] = pair_plates(out_dir, stems, designs, prints, print_options)
     return results
+
+
+def _prints(stems, designs, formats, options) -> dict:
+    """Each device's zoned print object fitted on the bed (refused when it cannot fit), sliced when asked."""
+    if options is None and "3mf" not in formats:
+        return {}
+    from orthogen.printing.production import PrintOptions, device_print, slice_devices
+
+    options = options or PrintOptions.make()
+    prints = {stem: device_print(d, stem, options) for stem, d in zip(stems, designs, strict=True)}
+    if options.slice:
+        prints = slice_devices(prints, dict(zip(stems, designs, strict=True)), options)
+    return prints
 
 
 def prepare_output(out_dir: Path) -> Path:
@@ -195,6 +229,7 @@ def design_files(
     formats: tuple[str, ...] = ("stl",),
     preview: bool = True,
     assessment: Path | None = None,
+    print_options=None,
 ) -> list[dict]:
     """Design one device per scan and write ``<stem>.stl`` (+ .3mf), ``<stem>.json`` and ``<stem>.png``.
 
@@ -210,7 +245,7 @@ def design_files(
     try:
         prepare_output(out_dir)
         designs = design_devices(req)
-        return write_designs(designs, req.scans, out_dir, formats, preview)
+        return write_designs(designs, req.scans, out_dir, formats, preview, print_options)
     except BaseException:
         if created:  # the folder this run made, left empty by a refusal
             try:

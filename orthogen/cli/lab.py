@@ -16,7 +16,18 @@ from typing import Annotated, Any
 
 import typer
 
-from orthogen.cli.app import EXIT_INTERRUPTED, _fail, app, run_guarded
+from orthogen.cli.app import (
+    EXIT_INTERRUPTED,
+    BedArg,
+    MachinePriceArg,
+    MaterialPriceArg,
+    PrinterArg,
+    SliceArg,
+    _fail,
+    app,
+    print_options,
+    run_guarded,
+)
 
 RX_SUFFIXES = (".yaml", ".yml", ".toml")
 ORDER_SUFFIXES = (".csv", ".json")
@@ -47,6 +58,15 @@ def batch_cmd(
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Redo orders that are already complete.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or order lines.")] = False,
+    printer: PrinterArg = None,
+    bed: BedArg = None,
+    slice_: SliceArg = False,
+    plates: Annotated[
+        bool,
+        typer.Option("--plates", help="Pack every finished device onto as few plates as fit (DIR/plates)."),
+    ] = False,
+    material_price: MaterialPriceArg = None,
+    machine_price: MachinePriceArg = None,
 ) -> None:
     """Design every order of an order file; rerunning skips the orders that are already complete."""
     from rich.console import Console
@@ -73,9 +93,11 @@ def batch_cmd(
     def job() -> dict:
         from orthogen.lab.batch import run_batch
 
+        opts = print_options(printer, bed, slice_, material_price, machine_price, plates)
         with progress:
             return run_batch(orders, out, workers=workers, executor=executor.value, scheduler=scheduler,
-                             force=force, on_result=on_result, on_start=on_start)
+                             force=force, on_result=on_result, on_start=on_start,
+                             print_options=opts.as_dict() if opts else None)
 
     from orthogen.lab.batch import BatchInterrupted
 
@@ -93,7 +115,14 @@ def batch_cmd(
         f"{meta['orders']} orders: {meta['done']} done, {meta['skipped']} skipped, {meta['failed']} failed "
         f"in {meta['seconds']:.1f} s; summary: {Path(out) / 'summary.csv'}"
     )
-    if meta["failed"]:
+    plated = meta.get("plates")
+    if plated:
+        typer.echo(f"{plated['objects']} devices on {len(plated['plates'])} plates ({plated['printer']}): "
+                   f"{Path(out) / 'plates'}")
+        for p in plated["plates"]:
+            if p.get("failed"):
+                typer.echo(f"failed: plate {p['file']}: {p['failed']}", err=True)
+    if meta["failed"] or (plated and plated["failed"]):
         raise typer.Exit(1)
 
 

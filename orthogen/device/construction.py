@@ -31,6 +31,7 @@ from shapely.geometry import Polygon
 from orthogen.device.distance import distance_to
 from orthogen.device.regions import Regions, smoothstep
 from orthogen.foot.heightmap import Grid, medial_line_profile
+from orthogen.rx.limits import SHORT_SHELL_END_MARGIN_MM, SHORT_SHELL_PAD_CLEAR_MM, SHORT_SHELL_SKIVE_MM
 
 #: No part of a device may be thinner than this (mm), engraved label excepted.
 MIN_THICKNESS_MM = 1.0
@@ -41,8 +42,8 @@ FEATHER_MAX_MM = 1.5
 FEATHER_LENGTH_MM = 3.0
 #: ... a skived end (metatarsal, three-quarter) reaches full thickness this far from the end (mm);
 #: a shell cut there ends this much further behind its line than the prescription's rule (a margin) ...
-END_MARGIN_MM = 1.0
-SKIVE_LENGTH_MM = 12.0
+END_MARGIN_MM = SHORT_SHELL_END_MARGIN_MM
+SKIVE_LENGTH_MM = SHORT_SHELL_SKIVE_MM
 #: Caps act at most this far in from the outline (mm): beyond it every cap exceeds any device.
 CAP_REACH_MM = 30.0
 #: ... and the forefoot's side edges may rise this much per mm inward (and this much per mm², so the
@@ -61,6 +62,10 @@ POST_SIDE_SLOPE = 4.0
 #: Trimlines act only this close to the foot's outline (mm), fading out over TRIM_FADE_MM further in:
 #: the device is never cut inside the foot, whatever the height of its sole there.
 TRIM_BAND_MM = 15.0
+#: Where the foot's side stays lower than a wall, the wall's inner face rises from it at this slope (mm
+#: per mm, about 72 degrees) to the rim.
+WALL_FILLET_SLOPE = 3.0
+WALL_FILLET_REACH_MM = 8.0
 #: Trimlines are smoothed along the foot over this length (Gaussian sigma, mm), and the contact
 #: region's ends rounded with this radius (mm).
 TRIMLINE_SMOOTH_MM = 6.0
@@ -81,7 +86,7 @@ def forefoot_band_back(length: str) -> float:
     """How far behind the met-head line the forefoot's plane is read (mm): on a shell ending behind
     the met heads, behind its skived end."""
     if length in ("metatarsal", "three_quarter"):
-        return 5.0 + END_MARGIN_MM + SKIVE_LENGTH_MM + 2.0
+        return SHORT_SHELL_PAD_CLEAR_MM + 2.0
     return 0.0
 
 
@@ -240,18 +245,35 @@ def device_outline(
     return Outline(Polygon(outline.exterior).simplify(0.1), main, wall_mm)
 
 
-def rim_top(grid: Grid, outline: Outline, trim: np.ndarray, footbed: np.ndarray) -> np.ndarray:
-    """The wall's top beyond the contact region (mm, NaN elsewhere): a half-round of radius half
-    the wall from the trimline height, outside the contact region by the distance ``d``."""
+def wall_top(
+    grid: Grid, outline: Outline, trim: np.ndarray, footbed: np.ndarray, surface: np.ndarray
+) -> np.ndarray:
+    """The top surface with its walls (mm): ``surface`` inside the contact region, rising into the wall
+    as a fillet of slope WALL_FILLET_SLOPE wherever the foot's side is lower than the wall (so the inner
+    face follows the trimline as a fair curve, not the grid), then a half-round rim of radius half the
+    wall from the trimline height, outside the contact region by the distance ``d``. Continuous across
+    the contact region's edge; where there is no wall (the forefoot) the surface stands."""
     X, Y = grid.mesh()
-    ring = contains_xy(outline.polygon.buffer(0.75), X, Y) & ~contains_xy(outline.contact, X, Y)
-    out = np.full(grid.shape, np.nan)
+    ring_poly = outline.polygon.buffer(0.75).difference(outline.contact)
+    out = surface.copy()
+    if ring_poly.is_empty:
+        return out
+    r = 0.5 * outline.wall_mm
+    start = footbed + trim - r  # the rim starts here, at the contact region's edge
+    ring = contains_xy(ring_poly, X, Y)
+    if ring.any():
+        d = distance_to(outline.contact.exterior, X[ring], Y[ring])
+        dd = np.clip(d, 0.0, 2 * r)
+        out[ring] = start[ring] + np.sqrt(np.maximum(r * r - (dd - r) ** 2, 0.0))
     if not ring.any():
         return out
-    d = distance_to(outline.contact.exterior, X[ring], Y[ring])
-    r = 0.5 * outline.wall_mm
-    dd = np.clip(d, 0.0, 2 * r)
-    out[ring] = footbed[ring] + trim[ring] - r + np.sqrt(np.maximum(r * r - (dd - r) ** 2, 0.0))
+    # the fillet rises to the rim's start height at the nearest wall cell (the trimline there)
+    idx = ndimage.distance_transform_edt(~ring, return_distances=False, return_indices=True)
+    start_near = start[tuple(idx)]
+    near = contains_xy(outline.contact, X, Y) & contains_xy(ring_poly.buffer(WALL_FILLET_REACH_MM), X, Y)
+    if near.any():
+        d_in = distance_to(ring_poly, X[near], Y[near])
+        out[near] = np.maximum(surface[near], start_near[near] - WALL_FILLET_SLOPE * d_in)
     return out
 
 

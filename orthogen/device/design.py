@@ -357,13 +357,11 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
     if outline.polygon.is_empty or outline.polygon.area < 1000.0:
         raise GeometryError("the device outline came out empty: the scan's plantar surface is unusable")
     inside = contains_xy(outline.polygon, X, Y)
-    contact = contains_xy(outline.contact, X, Y)
-    rim = cons.rim_top(grid, outline, trim, bed)
     # where the trimline was smoothed outward, the top stays at the rim's height, never above
     F = np.minimum(F, bed + trim)
     plain = np.minimum(plain, bed + trim)
-    top = np.where(contact | np.isnan(rim), F, rim)
-    plain_top = np.where(contact | np.isnan(rim), plain, rim)
+    top = cons.wall_top(grid, outline, trim, bed, F)
+    plain_top = cons.wall_top(grid, outline, trim, bed, plain)
 
     # construction: underside, post, feathered / skived ends
     forefoot_w = ramp(X, regions.met_line_x(Y) - 30.0, regions.met_line_x(Y) - 10.0)

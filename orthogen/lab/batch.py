@@ -41,10 +41,10 @@ class BatchInterrupted(KeyboardInterrupt):
         self.summary = summary
 
 
-def order_is_complete(order: Order, out_dir: Path) -> dict | None:
+def order_is_complete(order: Order, out_dir: Path, print_options: dict | None = None) -> dict | None:
     """The manifest of ``order`` when its outputs in ``out_dir`` are complete and from the same inputs."""
     def fingerprint() -> str:
-        return order_fingerprint(order, order_prescriptions(order)[0])
+        return order_fingerprint(order, order_prescriptions(order)[0], print_options)
 
     return completed_manifest(out_dir, order.order_id, fingerprint)
 
@@ -59,12 +59,15 @@ def run_batch(
     force: bool = False,
     on_result: Callable[[dict], None] | None = None,
     on_start: Callable[[int], None] | None = None,
+    print_options: dict | None = None,
 ) -> dict:
     """Run every order of an order file into ``out_dir``; returns the summary (also written to disk).
 
     Raises OrthogenError only for problems with the batch as a whole (order file, folder, scheduler),
     and :class:`BatchInterrupted` on Ctrl-C once the summary so far is written and the lock removed.
-    ``on_start(n_orders)`` and ``on_result(result)`` report progress.
+    ``on_start(n_orders)`` and ``on_result(result)`` report progress. ``print_options``
+    (:meth:`orthogen.printing.production.PrintOptions.as_dict`) gives every order its zoned 3MF on that
+    printer, sliced when asked, and with ``plates`` packs the batch onto plates (``DIR/plates``).
     """
     import os
 
@@ -91,6 +94,7 @@ def run_batch(
             "executor": executor, "workers": n_workers if executor == "local" else None,
             "force": force, "stale_removed": state["stale"], "orders": len(ordered), **counts(ordered),
             "seconds": round(time.perf_counter() - t0, 2),
+            **({"plates": state["plates"]} if state.get("plates") else {}),
         }  # fmt: skip
 
     def save(final: bool = False) -> dict:
@@ -123,14 +127,16 @@ def run_batch(
                 results[i] = status_result(order.to_dict(), "failed", problem)
                 continue
             t = time.perf_counter()
-            manifest = None if force else order_is_complete(order, out)
+            manifest = None if force else order_is_complete(order, out, print_options)
             if manifest is not None:
                 results[i] = {**manifest["result"], "status": "skipped", "timings": {
                     "order_s": round(time.perf_counter() - t, 3)},
                     "reason": f"outputs complete and unchanged ({MANIFEST}); --force redoes it"}  # fmt: skip
                 continue
             results[i] = status_result(order.to_dict(), "pending", PENDING_REASON)
-            specs.append({"index": i, "order": order.to_dict(), "out_dir": str(out.resolve())})
+            specs.append(
+                {"index": i, "order": order.to_dict(), "out_dir": str(out.resolve()), "print": print_options}
+            )
         save(final=True)  # no old "done" survives for an order about to be made again
         for i in sorted(results):
             if results[i]["status"] != "pending" and on_result is not None:
@@ -143,13 +149,18 @@ def run_batch(
             for i, r in results.items():
                 if r["status"] != "pending":
                     continue
-                manifest = order_is_complete(orders[i], out)  # finished just before Ctrl-C reached us
+                manifest = order_is_complete(orders[i], out, print_options)  # finished just before Ctrl-C
                 if manifest is not None:
                     results[i] = {**manifest["result"], "status": "done", "timings": {}}
                 else:
                     results[i] = {**r, "status": "interrupted", "reason": INTERRUPTED_REASON}
             summary = _summary(results, save(final=True))
             raise BatchInterrupted(summary) from None
+        if print_options and print_options.get("plates"):
+            from orthogen.printing.lab import batch_plates
+
+            plated = batch_plates(out, [results[i] for i in sorted(results)], print_options)
+            state["plates"] = plated
         m = save(final=True)
     return _summary(results, m)
 

@@ -1,15 +1,15 @@
-"""Ball-end finishing: a raster for the scallop target, with part lines where cusps stand too high.
+"""Ball-end finishing: a raster for the scallop target, with part lines wherever it leaves too much.
 
 Blank frame (mm). Lines run along x, ``s0 = 2 sqrt(2 R h - h^2)`` apart for the scallop target
-``h`` on the flat. The cusp between two neighbouring lines is computed from the dropped balls in the
-cross-section at every x; where it stands more than ``h + CUSP_ALLOWANCE_MM`` off the design (the
-surface climbs across the lines, or bends concave so the ball's contact runs ahead of its centre) a
-part line is added half-way over that stretch. Close ends are linked along the surface.
+``h`` on the flat. The ball is then swept along them over the very cells the simulated cut is
+judged on (:func:`orthogen.lab.cut_sim.design_field`): wherever it leaves more than
+``h + CUSP_ALLOWANCE_MM`` off the design, along the normal, where the ball reaches (a face that
+climbs across the lines, steeply at the cups' walls and rims; a concave bend, where the ball's
+contact runs ahead of its centre), a part line is added half-way between the two lines either side
+of the ball position that would touch there. Close ends are linked along the surface.
 """
 
 from __future__ import annotations
-
-import itertools
 
 import numpy as np
 from shapely.geometry import LineString, Polygon
@@ -27,12 +27,13 @@ from orthogen.lab.moves import (
     Operation,
 )
 
-#: Rounds of adding finishing lines where the cusp between two is too high, and the closest lines
-#: (a fraction of the flat step-over: a 66-degree wall needs 0.4).
-MAX_SPLITS, MIN_STEP_FRACTION = 4, 0.15
-#: A part line is added where the cusp estimate exceeds the scallop target by more than this (mm):
-#: the estimate (the ball's circle at one x) errs high wherever the path climbs or falls along x,
-#: and the check of the cut allows the target + 0.1 mm.
+#: Rounds of adding finishing lines where the raster leaves too much, and the closest lines (a
+#: fraction of the flat step-over: across a face climbing at angle a the lines must be about
+#: cos(a) s0 apart, 0.2 s0 on the rims' near-vertical outer faces).
+MAX_SPLITS, MIN_STEP_FRACTION = 5, 0.1
+#: A part line is added where the ball leaves more than the scallop target + this (mm); the check of
+#: the cut allows the target + 0.1 mm (the links between lines, G-code rounding and the other
+#: operations only cut more).
 CUSP_ALLOWANCE_MM = 0.05
 #: Finishing lines whose ends are this close (in step-overs) are linked along the surface.
 LINK_STEPS = 4.0
@@ -78,81 +79,117 @@ def _raster_lines(dc: DropCutter, region: Polygon, windows, sample: float) -> di
     return out
 
 
-def _windows(mask: np.ndarray, xs: np.ndarray, pad: float) -> list[tuple[float, float]]:
-    """x intervals where ``mask`` holds, each grown by ``pad`` and merged."""
-    if not mask.any():
-        return []
-    edges = np.flatnonzero(np.diff(np.r_[0, mask.astype(np.int8), 0]))
-    out: list[list[float]] = []
-    for a, b in zip(edges[::2], edges[1::2], strict=True):
-        lo, hi = xs[a] - pad, xs[b - 1] + pad
-        if out and lo <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], hi)
-        else:
-            out.append([lo, hi])
-    return [(a, b) for a, b in out]
+class _Raster:
+    """Finishing lines along x over ``region``: ``base`` the raster's own lines by their y,
+    ``parts`` the lines added between them, ``every`` all lines by their y; paths (k, 3), blank
+    frame, each in +x order."""
+
+    def __init__(self, dc: DropCutter, region: Polygon, sample: float):
+        self.dc, self.region, self.sample = dc, region, sample
+        self.every: dict[float, list[np.ndarray]] = {}
+        self.parts: list[np.ndarray] = []
+        self.base: dict[float, list[np.ndarray]] = {}
+
+    def raster(self, step: float) -> list[np.ndarray]:
+        """The raster's lines ``step`` apart over the region; their paths."""
+        ys = line_ys(self.region.bounds[1], self.region.bounds[3], step)
+        self.base = _raster_lines(self.dc, self.region, [(y, -np.inf, np.inf) for y in ys], self.sample)
+        for y, paths in self.base.items():
+            paths.sort(key=lambda p: p[0, 0])
+            self.every[y] = list(paths)
+        return [p for ps in self.base.values() for p in ps]
+
+    def add(self, windows: list[tuple[float, float, float]]) -> list[np.ndarray]:
+        """Lines over ``windows`` ``(y, x0, x1)``; their paths."""
+        new = []
+        for y, paths in _raster_lines(self.dc, self.region, windows, self.sample).items():
+            self.every.setdefault(y, []).extend(paths)
+            self.every[y].sort(key=lambda p: p[0, 0])
+            new += paths
+        self.parts += new
+        return new
+
+    def windows(self, xy: np.ndarray, min_gap: float, pad: float) -> list[tuple[float, float, float]]:
+        """Windows ``(y, x0, x1)`` of lines to add for the tool positions ``xy`` (n, 2) a ball should
+        take: half-way between the two lines that pass either side of each at its x (at it when it is
+        beyond the outermost line), over its x grown by ``pad``; none between lines closer than
+        ``min_gap``."""
+        if not len(xy):
+            return []
+        x, y = xy[:, 0], xy[:, 1]
+        lo, hi = np.full(len(x), -np.inf), np.full(len(x), np.inf)
+        for ly, paths in self.every.items():
+            on = np.zeros(len(x), bool)
+            for p in paths:
+                on |= (x >= p[0, 0]) & (x <= p[-1, 0])
+            lo = np.where(on & (ly <= y), np.maximum(lo, ly), lo)
+            hi = np.where(on & (ly > y), np.minimum(hi, ly), hi)
+        # beyond the outermost line at its x: a line through the position (y on a coarse grid)
+        y = np.round(y / min_gap) * min_gap
+        lo, hi = np.where(np.isinf(lo), 2 * y - hi, lo), np.where(np.isinf(hi), 2 * y - lo, hi)
+        ok = np.isfinite(lo) & np.isfinite(hi) & (hi - lo >= min_gap)
+        out = []
+        pairs = np.column_stack([lo[ok], hi[ok]])
+        xs = x[ok]
+        for pair in np.unique(pairs, axis=0):
+            px = np.sort(xs[(pairs == pair).all(axis=1)])
+            cut = np.flatnonzero(np.diff(px) > 2 * pad) + 1
+            out += [((pair[0] + pair[1]) / 2, g[0] - pad, g[-1] + pad) for g in np.split(px, cut)]
+        return out
 
 
-def _cusp_windows(lines: dict[float, list[np.ndarray]], top: np.ndarray, grid: Grid, radius: float,
-                  limit: float, min_gap: float, dx: float = 0.5) -> list[tuple[float, float, float]]:
-    """Where the cusp between two neighbouring lines stands more than ``limit`` off the design
-    (along its normal): ``(y, x0, x1)`` windows for a line half-way between them.
+class _Leftover:
+    """What the finishing lines leave: the ball swept along them (as they are cut, simplified) over
+    the cells the simulated cut is judged on (a window of the blank's grid of ``cell`` mm), against
+    the design as the check sees it (:func:`orthogen.lab.cut_sim.design_field`): along the normal,
+    where the ball reaches. ``low`` is the lowest ball surface per cell so far (flat)."""
 
-    In the cross-section at every x both balls are circles; their lower intersection is the cusp
-    (the ball swept along x only lowers it, so this errs on the high side).
-    """
-    from orthogen.foot.heightmap import sample as sample_field
+    def __init__(self, triangles: np.ndarray, outlines: list, region: Polygon, radius: float, cell: float):
+        from orthogen.lab.cut_sim import ball_cap, design_field
 
-    ys = sorted(lines)
-    gx, gy = np.gradient(top, grid.spacing)
-    out = []
-    for y1, y2 in itertools.pairwise(ys):
-        if y2 - y1 < min_gap:
-            continue
-        both = lines[y1] + lines[y2]
-        xs = np.arange(min(p[0, 0] for p in both), max(p[-1, 0] for p in both) + dx, dx)
-        z = []
-        for y in (y1, y2):
-            zy = np.full(len(xs), np.nan)
-            for p in lines[y]:
-                on = (xs >= p[0, 0]) & (xs <= p[-1, 0])
-                zy[on] = np.interp(xs[on], p[:, 0], p[:, 2])
-            z.append(zy + radius)  # ball centres
-        dy, dz = y2 - y1, z[1] - z[0]
-        d = np.hypot(dy, dz)
-        half = np.sqrt(np.maximum(radius * radius - d * d / 4, 0.0))
-        yc = (y1 + y2) / 2 + half * dz / np.maximum(d, 1e-12)  # lower intersection of the two circles
-        zc = (z[0] + z[1]) / 2 - half * dy / np.maximum(d, 1e-12)
-        pts = np.column_stack([xs, yc])
-        ref = sample_field(top, grid, pts)
-        cos = 1.0 / np.sqrt(1.0 + sample_field(gx, grid, pts) ** 2 + sample_field(gy, grid, pts) ** 2)
-        h = np.where(d < 2 * radius, (zc - ref) * cos, np.inf)
-        bad = np.isfinite(z[0]) & np.isfinite(z[1]) & ~np.isnan(h) & (h > limit)  # NaN: off the grid
-        out += [((y1 + y2) / 2, a, b) for a, b in _windows(bad, xs, radius)]
-    return out
+        # the cells of the blank's grid (centres at cell / 2 + k cell) over the region
+        lo = np.floor((np.array(region.bounds[:2]) - cell / 2) / cell) * cell + cell / 2
+        n = np.ceil((np.array(region.bounds[2:]) - lo) / cell).astype(int) + 1
+        self.grid = Grid((float(lo[0]), float(lo[1])), cell, (int(n[0]), int(n[1])))
+        self.field = design_field(self.grid, triangles, outlines, radius)
+        self.cap = ball_cap(cell, radius)
+        self.radius = radius
+        self.low = np.full(self.grid.shape[0] * self.grid.shape[1], np.inf)
+
+    def sweep(self, paths: list[np.ndarray]) -> None:
+        """Lower the cells under the ball swept along ``paths``."""
+        from orthogen.lab.cut_sim import swept_cells
+
+        paths = [simplify(p, SIMPLIFY_MM) for p in paths if len(p) > 1]  # as they are cut
+        if not paths:
+            return
+        a = np.concatenate([p[:-1] for p in paths])
+        b = np.concatenate([p[1:] for p in paths])
+        for flat, z in swept_cells(a, b, "ball", self.radius, self.grid):
+            np.minimum.at(self.low, flat, z.astype(self.low.dtype))  # one dtype: 30x faster
+
+    def bad(self, limit: float) -> np.ndarray:
+        """For every cell left more than ``limit`` off the design, where the ball that reaches
+        lowest there stands (xy of its tip, mm; from the balls dropped on the cells): (n, 2)."""
+        f = self.field
+        left = (self.low.reshape(self.grid.shape) - f.filled) * f.cos
+        i, j = np.nonzero(f.reached & (left > limit))
+        n = self.cap.shape[0] // 2
+        di, dj = np.nonzero(np.isfinite(self.cap))
+        cap = self.cap[di, dj]
+        di, dj = di - n, dj - n
+        nx, ny = self.grid.shape
+        best = np.empty((len(i), 2), np.int64)
+        for k in range(0, len(i), _CHUNK):  # the ball whose surface is lowest over the cell
+            ii = np.clip(i[k:k + _CHUNK, None] + di, 0, nx - 1)
+            jj = np.clip(j[k:k + _CHUNK, None] + dj, 0, ny - 1)
+            m = np.argmin(f.tip[ii, jj] + cap, axis=1)
+            best[k:k + _CHUNK] = np.column_stack([ii[np.arange(len(m)), m], jj[np.arange(len(m)), m]])
+        return np.asarray(self.grid.origin) + best * self.grid.spacing
 
 
-def _raster(
-    dc: DropCutter, region: Polygon, top: np.ndarray, grid: Grid, radius: float, s0: float, limit: float,
-    sample: float, splits: int,
-) -> tuple[dict[float, list[np.ndarray]], list[np.ndarray]]:
-    """Lines along x over ``region`` ``s0`` apart (paths by line y, in +x order) and the part lines
-    added in ``splits`` rounds where cusps stand more than ``limit`` off the design."""
-    ys = line_ys(region.bounds[1], region.bounds[3], s0)
-    lines = _raster_lines(dc, region, [(y, -np.inf, np.inf) for y in ys], sample)
-    every = {y: list(p) for y, p in lines.items()}
-    parts: list[np.ndarray] = []
-    for _ in range(splits):
-        add = _cusp_windows(every, top, grid, radius, limit, MIN_STEP_FRACTION * 2 * s0)
-        if not add:
-            break
-        for y, paths in _raster_lines(dc, region, add, sample).items():
-            every.setdefault(y, []).extend(paths)
-            every[y].sort(key=lambda p: p[0, 0])
-            parts += paths
-    for y in lines:
-        lines[y].sort(key=lambda p: p[0, 0])
-    return lines, parts
+#: Cells searched at once for the ball that reaches them.
+_CHUNK = 2000
 
 
 def _nearest_first(paths: list[np.ndarray], pos: np.ndarray | None) -> list[np.ndarray]:
@@ -199,29 +236,38 @@ def _zigzag(lines: dict[float, list[np.ndarray]]) -> list[np.ndarray]:
     return segs
 
 
-def finishing(triangles: np.ndarray, floor_z: float, region: Polygon, top: np.ndarray, grid: Grid, tool: Tool,
-              feeds: Feeds, scallop: float, sample: float, safe_z: float) -> tuple[Operation, int]:
+def finishing(
+    triangles: np.ndarray, outlines: list[Polygon], floor_z: float, region: Polygon, tool: Tool, feeds: Feeds,
+    scallop: float, sample: float, cell: float, safe_z: float,
+) -> tuple[Operation, int]:
     """Ball-end raster over ``region`` (tool centres) for the scallop target; and points dropped.
 
-    Lines along x, ``s0`` apart; then wherever the cusp between two lines stands more than
-    ``scallop`` + ``CUSP_ALLOWANCE_MM`` off the design (the surface climbs across the lines, or bends
-    concave so the ball's contact runs ahead of its centre), a line is added half-way over that
-    stretch, down to ``MIN_STEP_FRACTION`` ``s0`` apart; these part lines are cut after the raster,
-    nearest first. (A cross raster along y over those areas was tried: on insoles it covers half
-    the part and drops more points.)
+    Lines along x, ``s0`` apart. The ball is swept along them over the cells (``cell`` mm) the
+    simulated cut is judged on; wherever it leaves more than ``scallop`` + ``CUSP_ALLOWANCE_MM`` off
+    the design (along the normal, where the ball reaches), a line is added half-way between the two
+    lines either side of the ball that would touch there, down to ``MIN_STEP_FRACTION`` ``s0``
+    apart, in up to ``MAX_SPLITS`` rounds. These part lines are cut after the raster, nearest first.
     """
     s0 = scallop_step(tool.radius, scallop)
     moves = Moves(safe_z)
+    left = _Leftover(triangles, outlines, region, tool.radius, cell)
     with DropCutter(triangles, "ball", tool.radius, floor_z, workers=WORKERS) as dc:
-        lines, parts = _raster(dc, region, top, grid, tool.radius, s0, scallop + CUSP_ALLOWANCE_MM, sample,
-                               MAX_SPLITS)
-        base = _zigzag(lines)
-        # the part lines after the whole raster, nearest first: neighbours link along the surface
-        _cut_in_order(moves, dc, base + _nearest_first(parts, base[-1][-1] if base else None), s0, sample)
+        raster = _Raster(dc, region, sample)
+        left.sweep(raster.raster(s0))
+        for _ in range(MAX_SPLITS):
+            new = raster.add(raster.windows(left.bad(scallop + CUSP_ALLOWANCE_MM), MIN_STEP_FRACTION * 2 * s0,
+                                            tool.radius))
+            if not new:
+                break
+            left.sweep(new)
+        base = _zigzag(raster.base)
+        # the part lines after the raster, nearest first: neighbours link along the surface
+        parts = _nearest_first(raster.parts, base[-1][-1] if base else None)
+        _cut_in_order(moves, dc, base + parts, s0, sample)
         dropped = dc.points_dropped
-    ys = sorted({float(p[0, 1]) for p in parts} | set(lines))
+    ys = sorted(raster.every)
     steps = np.diff(ys) if len(ys) > 1 else np.array([s0])
     return moves.operation("finishing", tool, feeds, {
-        "lines": len(lines), "part_lines": len(parts), "scallop_mm": scallop,
+        "lines": len(raster.base), "part_lines": len(raster.parts), "scallop_mm": scallop,
         "step_over_mm": [round(float(steps.min()), 3), round(float(s0), 3)],
     }), dropped

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
-from shapely import linestrings, polygonize
+from shapely import affinity, linestrings, polygonize
 from shapely.geometry import Polygon
 
 from orthogen.errors import GeometryError
@@ -167,10 +167,9 @@ def positive_part(design, label: str) -> MillPart:
     import manifold3d
 
     s = design.surfaces
-    try:
-        outline = footprint(design.vertices, design.faces)
-    except GeometryError:  # a shell has no flat bottom: the outline mask's contour instead
-        outline = mask_outline(s.grid, s.inside, design.x_shift_mm)
+    # the design's own outline: a shell stands on its rearfoot post and forefoot only, so the
+    # lowest faces of its mesh outline the post, not the device
+    outline = affinity.translate(s.outline, design.x_shift_mm)
     inside = np.asarray(s.inside, bool)
     top = np.asarray(s.top, float)
     valid = inside & np.isfinite(top)
@@ -194,18 +193,6 @@ def positive_part(design, label: str) -> MillPart:
     v = np.asarray(mesh.vert_properties, float)[:, :3]
     f = np.asarray(mesh.tri_verts, np.int64)
     return MillPart("positive", design.foot.side, label, str(design.foot.path), v, f, footprint(v, f))
-
-
-def mask_outline(grid, inside: np.ndarray, x_shift: float) -> Polygon:
-    """The 0.5 contour of an outline mask on ``grid`` (cell centres), x shifted into the output frame."""
-    from contourpy import contour_generator
-
-    x, y = grid.axes()
-    lines = contour_generator(x + x_shift, y, np.asarray(inside, float).T).lines(0.5)
-    rings = [ln for ln in lines if len(ln) >= 4]
-    if not rings:
-        raise GeometryError("the device's outline mask is empty")
-    return Polygon(max(rings, key=len)).buffer(0)
 
 
 def _grid_block(grid, top: np.ndarray, x_shift: float) -> tuple[np.ndarray, np.ndarray]:

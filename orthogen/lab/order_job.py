@@ -24,9 +24,9 @@ from orthogen.lab.orders import Order, order_id_problem, order_prescriptions, or
 from orthogen.lab.summary import status_result
 
 
-def order_fingerprint(order: Order, rxs: dict) -> str:
+def order_fingerprint(order: Order, rxs: dict, print_options: dict | None = None) -> str:
     """Hash of everything an order's outputs depend on: scan and prescription bytes, overrides, order facts,
-    the prescriptions as applied and their template files."""
+    the prescriptions as applied, their template files and the print options."""
     from orthogen.rx.templates import template_path
 
     facts = {k: v for k, v in order.to_dict().items() if k not in ("source", "row", "problems", "scans")}
@@ -39,6 +39,7 @@ def order_fingerprint(order: Order, rxs: dict) -> str:
         "assessment": sha256_file(order.assessment) if isinstance(order.assessment, str) else None,
         "applied": {side: rx.as_applied() for side, rx in sorted(rxs.items())},
         "templates": {side: sha256_file(template_path(rx.template)) for side, rx in sorted(rxs.items())},
+        "print": print_options,
     }
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
@@ -61,7 +62,7 @@ def run_order(spec: dict) -> dict:
 
     Parameters
     ----------
-    spec : ``{"order": Order.to_dict(), "out_dir": str}``.
+    spec : ``{"order": Order.to_dict(), "out_dir": str, "print": print options or None}``.
 
     Returns
     -------
@@ -74,8 +75,9 @@ def run_order(spec: dict) -> dict:
     timings: dict[str, float] = {}
     try:
         order = Order.from_dict(order_dict)
-        designs = design_order(order, timings)
-        result = write_order_outputs(order, designs, Path(spec["out_dir"]), timings)
+        prints = spec.get("print")
+        designs = design_order(order, timings, prints)
+        result = write_order_outputs(order, designs, Path(spec["out_dir"]), timings, prints)
     except OrthogenError as err:
         result = status_result(order_dict, "failed", err.message("batch"))
     except MemoryError:
@@ -97,7 +99,9 @@ class OrderDesigns:
     fingerprint: str
 
 
-def design_order(order: Order, timings: dict[str, float] | None = None) -> OrderDesigns:
+def design_order(
+    order: Order, timings: dict[str, float] | None = None, print_options: dict | None = None
+) -> OrderDesigns:
     """Measure every scan of ``order`` and design, build and verify its device; nothing is written.
 
     The scan's column names its side: a confident detection of the other foot is refused unless the
@@ -115,7 +119,7 @@ def design_order(order: Order, timings: dict[str, float] | None = None) -> Order
         raise OrthogenError("; ".join(problems))
     rxs = order_prescriptions(order)[0]
     check_pair(rxs, order.prescription)
-    fingerprint = order_fingerprint(order, rxs)  # hashed before the files are read: a later edit redoes it
+    fingerprint = order_fingerprint(order, rxs, print_options)  # hashed first: a later edit redoes it
     designs = {}
     for side, scan in order.scans.items():
         t = time.perf_counter()
@@ -133,12 +137,16 @@ def design_order(order: Order, timings: dict[str, float] | None = None) -> Order
 Outputs = dict[str, bytes | Callable[[Path], None]]
 
 
-def order_outputs(order: Order, designs: dict) -> tuple[Outputs, list[dict]]:
+def order_outputs(
+    order: Order, designs: dict, print_options: dict | None = None
+) -> tuple[Outputs, list[dict]]:
     """The files of an order (name -> bytes or writer(path)) and the summary of each side."""
-    from orthogen.output.export import json_text, stl_bytes, threemf_bytes_to
+    from orthogen.output.export import json_text, stl_bytes
     from orthogen.output.preview import pair_png, preview_png
+    from orthogen.printing.lab import order_prints
 
     oid = order.order_id
+    prints = order_prints(designs, oid, order.formats, print_options)  # zoned 3MF; sliced if asked
     outputs: Outputs = {}
     previews = {side: preview_png(d) for side, d in designs.items()}
     pair = pair_png(designs["left"], designs["right"]) if len(designs) == 2 else None
@@ -147,9 +155,10 @@ def order_outputs(order: Order, designs: dict) -> tuple[Outputs, list[dict]]:
         stem = f"{oid}_{side}"
         if "stl" in order.formats:
             outputs[f"{stem}.stl"] = stl_bytes(d.vertices, d.faces)
-        if "3mf" in order.formats:
-            outputs[f"{stem}.3mf"] = lambda p, d=d, stem=stem: threemf_bytes_to(p, d.vertices, d.faces, stem)
+        if side in prints:
+            outputs[f"{stem}.3mf"] = prints[side].write
         report = d.report()
+        report["print"] = prints[side].report if side in prints else None
         report["preview"] = f"{stem}.png"
         report["order"] = {"order_id": oid, "patient_ref": order.patient_ref, "quantity": order.quantity}
         outputs[f"{stem}.json"] = json_text(report).encode()
@@ -159,13 +168,18 @@ def order_outputs(order: Order, designs: dict) -> tuple[Outputs, list[dict]]:
         from orthogen.lab.mill_job import mill_outputs
 
         outputs.update(mill_outputs(list(designs.values()), [f"{oid}_{s}" for s in designs]))
-    html = _render_html(order, designs, previews, pair, [*outputs, f"{oid}_report.html"])
+    print_reports = {s: p.report for s, p in prints.items()}
+    html = _render_html(order, designs, previews, pair, [*outputs, f"{oid}_report.html"], print_reports)
     outputs[f"{oid}_report.html"] = html.encode("utf-8")
     return outputs, sides
 
 
 def write_order_outputs(
-    order: Order, made: OrderDesigns, out_dir: Path, timings: dict[str, float] | None = None
+    order: Order,
+    made: OrderDesigns,
+    out_dir: Path,
+    timings: dict[str, float] | None = None,
+    print_options: dict | None = None,
 ) -> dict:
     """Render the order's files and write its folder ``DIR/<order_id>`` in one step; returns the result.
 
@@ -173,7 +187,7 @@ def write_order_outputs(
     """
     timings = {} if timings is None else timings
     t = time.perf_counter()
-    outputs, sides = order_outputs(order, made.designs)
+    outputs, sides = order_outputs(order, made.designs, print_options)
     timings["render_s"] = time.perf_counter() - t
     t = time.perf_counter()
     result = {
@@ -189,7 +203,14 @@ def write_order_outputs(
     return result
 
 
-def _render_html(order: Order, designs: dict, previews: dict, pair: bytes | None, files: list[str]) -> str:
+def _render_html(
+    order: Order,
+    designs: dict,
+    previews: dict,
+    pair: bytes | None,
+    files: list[str],
+    prints: dict | None = None,
+) -> str:
     from orthogen.output.clinician_report import render_report
 
     facts = {
@@ -197,10 +218,12 @@ def _render_html(order: Order, designs: dict, previews: dict, pair: bytes | None
         "notes": order.notes, "prescription": Path(order.prescription).name if order.prescription else None,
         "overrides": [*order.overrides, *(f"{s}.{o}" for s, ov in order.side_overrides.items() for o in ov)],
     }  # fmt: skip
-    return render_report(facts, designs, previews, pair, files=files, why=order_why(order))
+    return render_report(facts, designs, previews, pair, files=files, why=order_why(order), prints=prints)
 
 
 def _side_summary(side: str, report: dict, files: list[str]) -> dict:
+    from orthogen.printing.lab import print_summary
+
     foot, checks, rx = report["foot"], report["checks"], report["prescription"]
     keys = ("foot_length_mm", "ball_width_mm", "heel_width_mm", "arch_height_mm", "arch_index", "foot_type")
     return {
@@ -212,6 +235,7 @@ def _side_summary(side: str, report: dict, files: list[str]) -> dict:
                 (i["measured"] for i in report["intent"] if i["rx_key"] == "rearfoot_post_deg"), None
             ),
             "volume_cm3": report["device"]["volume_cm3"], "min_thickness_mm": checks["min_thickness_mm"],
+            **print_summary(report),
         },
         "warnings": report["warnings"], "files": files,
     }  # fmt: skip

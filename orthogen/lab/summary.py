@@ -15,12 +15,13 @@ import io
 from pathlib import Path
 
 from orthogen.errors import OrthogenError
+from orthogen.printing.lab import SUMMARY_COLUMNS as PRINT_COLUMNS
 
 SUMMARY_COLUMNS = (
     "order_id", "patient_ref", "side", "status", "reason", "scan", "quantity",
     "foot_length_mm", "ball_width_mm", "heel_width_mm", "arch_height_mm", "arch_index", "foot_type",
     "heel_lift_mm", "rearfoot_post_deg", "construction", "heel_seat_deg", "volume_cm3", "min_thickness_mm",
-    "warnings", "files", "measure_s", "design_s", "order_s",
+    "warnings", "files", "measure_s", "design_s", "order_s", *PRINT_COLUMNS,
 )  # fmt: skip
 SUMMARY_FILES = ("summary.csv", "summary.json")
 STATUSES = ("done", "skipped", "failed", "pending", "interrupted")

@@ -7,8 +7,8 @@ triangles (:mod:`orthogen.lab.dropcutter`), so no tool position cuts below the d
 * **roughing** (flat mill): raster lines ``step_over`` x diameter apart; each z-level cuts where
   material is left, the tool riding ``stock_mm`` above the design where that is higher than the level;
 * **finishing** (ball mill): raster lines along x, ``2 sqrt(2 R h - h^2)`` apart for the scallop
-  target ``h`` on the flat, with part lines added half-way wherever the cusp between two lines
-  (computed from the dropped balls) stands more than ``h`` off the design; linked zig-zag;
+  target ``h`` on the flat, with part lines added half-way wherever the ball swept along them
+  leaves more than ``h`` + 0.05 mm off the design (on the simulation's cells); linked zig-zag;
 * **profile** (flat mill): around each outline (climb, clockwise), stepping down to the blank's
   bottom; the last passes below the tab height lift over ``tabs`` holding tabs.
 
@@ -163,8 +163,8 @@ def build_toolpath(
     with DropCutter(triangles, "flat", rr, floor_z, offset=options.stock_mm, workers=WORKERS) as dc:
         rough = roughing(dc, rough_region, tools["rough"], feeds["rough"], floor_z, safe_z, options.stock_mm)
         dropped = dc.points_dropped
-    fin, fin_dropped = finishing(triangles, floor_z, fin_region, top, grid, tools["finish"], feeds["finish"],
-                                 options.scallop_mm, options.sample_mm, safe_z)
+    fin, fin_dropped = finishing(triangles, outlines, floor_z, fin_region, tools["finish"], feeds["finish"],
+                                 options.scallop_mm, options.sample_mm, options.sim_cell_mm, safe_z)
     dropped += fin_dropped
     prof = profile(outlines, tops, tools["profile"], feeds["profile"], bottom, floor_z, options, safe_z)
     return Toolpath((rough, fin, prof), safe_z, floor_z, floor_z, dropped)

@@ -263,6 +263,7 @@ def render_report(
     extra_warnings: Mapping[str, Sequence[str]] | None = None,
     files: Sequence[str] = (),
     why: Mapping[str, Sequence[Any]] | None = None,
+    prints: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> str:
     """The clinician report of one order as a self-contained HTML page.
 
@@ -277,6 +278,8 @@ def render_report(
     files : output file names listed at the bottom.
     why : per side, the rows of the "why this device" table (``orthogen.rx.clinical_rules.WhyRow``:
         ``finding``, ``rule``, ``value``, ``sources``) when the prescription came from an assessment.
+    prints : per side, the device's print report (the JSON report's ``print``: material, printer, zones,
+        slice with time, filament and cost) for the "Printing" section.
 
     Returns
     -------
@@ -311,6 +314,8 @@ def render_report(
     parts += ["<h2>Prescription as applied</h2>", _table(["", *heads], rx_rows, rx_classes)]
     if len(sides) == 2:
         parts.append('<p class="def">Highlighted rows differ between the feet.</p>')
+    if prints:
+        parts += _print_section(prints, sides, heads)
     parts.append("<h2>Device pictures</h2>")
     if pair_picture is not None:
         parts.append(_img(pair_picture, "left and right devices from above and heel sections"))
@@ -334,6 +339,38 @@ def render_report(
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
         f"<style>{CSS}</style></head><body><main>\n" + "\n".join(parts) + "\n</main></body></html>\n"
     )
+
+
+def _print_rows(p: Mapping[str, Any]) -> dict[str, str]:
+    """One device's print report as the Printing table's texts, by row label."""
+    rows = {
+        "Material": f"{p['material']} ({p['reference']})",
+        "Printer": f"{p['bed'].removeprefix('the ')}, the device turned {p['placement']['angle_deg']:g}°",
+    }
+    for zone, z in p.get("zones", {}).items():
+        rows[f"Zone: {zone.replace('_', ' ')}"] = f"{z['stiffness']}: {z['settings']}"
+    s = p.get("slice")
+    if not s:
+        rows["Print time"] = "not sliced (run with --slice)"
+        return rows
+    rows["Print time"] = s.get("print_time") or "not estimated (powder-bed fusion)"
+    used = f"{s['filament_g']:g} g"
+    rows["Material used"] = f"{s['filament_m']:g} m, {used}" if s.get("filament_m") else used
+    c = s["cost"]
+    machine = f", machine {c['machine']:.2f}" if c.get("machine") is not None else ""
+    rows["Cost"] = f"{c['total']:.2f} (material {c['material']:.2f}{machine})"
+    return rows
+
+
+def _print_section(prints: Mapping[str, Mapping[str, Any]], sides: Sequence[str], heads: Sequence[str]
+                   ) -> list[str]:
+    """Printing: material, printer, stiffness zones and, when sliced, time, filament and cost."""
+    texts = {s: _print_rows(prints[s]) if prints.get(s) else {} for s in sides}
+    labels = list(dict.fromkeys(k for t in texts.values() for k in t))
+    rows = [[f"<td>{_e(k)}</td>", *(f"<td>{_e(texts[s].get(k, 'n/a'))}</td>" for s in sides)] for k in labels]
+    return ["<h2>Printing</h2>", _table(["", *heads], rows),
+            '<p class="def">Zones are slicer modifier volumes in the 3MF, placed from the foot\'s landmarks; '
+            "time, filament and cost are PrusaSlicer's own estimate for the device alone.</p>"]
 
 
 def _scan_line(foot: Mapping[str, Any]) -> str:

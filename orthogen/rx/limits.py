@@ -18,6 +18,12 @@ SHORT_LENGTHS = ("metatarsal", "three_quarter")
 #: A metatarsal / three-quarter length shell ends this far proximal of the met-head line, so a
 #: met pad or bar whose distal edge is closer to the met heads than this would hang off the shell.
 SHORT_SHELL_END_MM = 5.0
+#: The short shell's cut lies this much further behind (a margin) and is skived: it tapers to its end
+#: over this length (mm). A pad or bar on a short shell must end behind the skive, or the skive would
+#: pare its front away: its distal edge at least SHORT_SHELL_PAD_CLEAR_MM behind the met heads.
+SHORT_SHELL_END_MARGIN_MM = 1.0
+SHORT_SHELL_SKIVE_MM = 12.0
+SHORT_SHELL_PAD_CLEAR_MM = SHORT_SHELL_END_MM + SHORT_SHELL_END_MARGIN_MM + SHORT_SHELL_SKIVE_MM
 #: Allowed foot lengths, also the range check for shoe-size conversions.
 FOOT_LENGTH_RANGE_MM = (100.0, 350.0)
 #: foot_length_mm and a shoe size that disagree by more than this give a warning.
@@ -46,4 +52,13 @@ SHOE_DROP_RANGE_MM = (0.0, 40.0)
 
 Construction = Literal["full_contact", "shell"]
 HeelLiftSide = Literal["both", "left", "right"]
+
+#: Print materials: TPU 95A / 85A and PP (FDM, sliced), PA12 (powder-bed fusion: SLS / MJF).
+Material = Literal["tpu_95a", "tpu_85a", "pp", "pa12"]
+#: Named stiffness levels of a device zone; a number instead is an explicit infill percentage.
+StiffnessLevel = Literal["firm", "medium", "soft"]
+STIFFNESS_LEVELS = ("firm", "medium", "soft")
+INFILL_RANGE_PCT = (5.0, 100.0)
+#: The device zones whose stiffness is prescribed (see orthogen/device/zones.py).
+STIFFNESS_ZONES = ("rearfoot", "heel_cushion", "arch", "forefoot", "posts")
 

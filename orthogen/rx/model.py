@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -36,6 +36,7 @@ from orthogen.rx import templates as templates_io
 from orthogen.rx.limits import (
     BALANCE_INVERSION_RANGE_DEG,
     FOOT_LENGTH_RANGE_MM,
+    INFILL_RANGE_PCT,
     LABEL_CHARS_TEXT,
     LABEL_MAX_CHARS,
     LABEL_PATTERN,
@@ -44,10 +45,12 @@ from orthogen.rx.limits import (
     SHOE_SIZE_SYSTEMS,
     Construction,
     HeelLiftSide,
+    Material,
     ScanKind,
     ShellLength,
     ShoeSystem,
     Side,
+    StiffnessLevel,
     Units,
 )
 from orthogen.rx.shoe_size import _shoe_length_mm, shoe_size_to_foot_length_mm
@@ -200,6 +203,60 @@ class MortonsExtension(_Part):
     )
 
 
+def _level_field(default: str, zone: str, where: str) -> Any:
+    lo, hi = INFILL_RANGE_PCT
+    return Field(
+        default,
+        title=f"{zone} stiffness",
+        description=(
+            f"Stiffness of the {where}: firm, medium or soft (the material's slicer settings, README table), "
+            f"or an explicit infill percentage from {lo:g} to {hi:g}. Default {default}."
+        ),
+    )
+
+
+class Stiffness(_Part):
+    """Stiffness per device zone, printed as slicer modifier volumes placed from the foot's landmarks."""
+
+    rearfoot: StiffnessLevel | Annotated[float, Field(ge=INFILL_RANGE_PCT[0], le=INFILL_RANGE_PCT[1])] = (
+        _level_field("firm", "Rearfoot", "rearfoot around the heel cushion, back edge to the heel seat's end")
+    )
+    heel_cushion: StiffnessLevel | Annotated[
+        float, Field(ge=INFILL_RANGE_PCT[0], le=INFILL_RANGE_PCT[1])
+    ] = _level_field("medium", "Heel cushion", "heel strike zone under the heel centre")
+    arch: StiffnessLevel | Annotated[float, Field(ge=INFILL_RANGE_PCT[0], le=INFILL_RANGE_PCT[1])] = (
+        _level_field("firm", "Arch", "midfoot from the heel seat's end to behind the met heads")
+    )
+    forefoot: StiffnessLevel | Annotated[float, Field(ge=INFILL_RANGE_PCT[0], le=INFILL_RANGE_PCT[1])] = (
+        _level_field("medium", "Forefoot", "forefoot from just behind the met-head line to the toes")
+    )
+    posts: StiffnessLevel | Annotated[float, Field(ge=INFILL_RANGE_PCT[0], le=INFILL_RANGE_PCT[1])] = (
+        _level_field("firm", "Posts", "extrinsic rearfoot post under a shell's heel (none on full contact)")
+    )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _level(cls, value: Any, info: ValidationInfo) -> Any:
+        # "Soft" -> "soft", "20%" -> 20.0; anything else is one clear line
+        lo, hi = INFILL_RANGE_PCT
+        number: Any = value
+        if isinstance(value, str):
+            text = value.strip().lower()
+            if text in ("firm", "medium", "soft"):
+                return text
+            try:
+                number = float(text.removesuffix("%").strip())
+            except ValueError:
+                number = None
+        allowed = f"firm, medium, soft, or an infill % from {lo:g} to {hi:g}"
+        key = f"stiffness.{info.field_name} = {_show(value)}"
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            raise ValueError(f"{key} is not a stiffness ({allowed})")
+        if not lo <= number <= hi:
+            raise ValueError(f"{key} is out of range ({allowed})")
+        return float(number)
+
+
 #: The nested objects of a prescription, by key.
 NESTED_MODELS: dict[str, type[_Part]] = {
     "shoe_size": ShoeSize,
@@ -208,12 +265,13 @@ NESTED_MODELS: dict[str, type[_Part]] = {
     "first_mpj_cutout": FirstMpjCutout,
     "heel_spur_pocket": HeelSpurPocket,
     "mortons_extension": MortonsExtension,
+    "stiffness": Stiffness,
 }
 ACCOMMODATIONS = ("met_pad", "met_bar", "first_mpj_cutout", "heel_spur_pocket", "mortons_extension")
 #: Keys whose --set value is taken as raw text (not parsed as YAML).
 TEXT_KEYS = {
     ("template",), ("side",), ("units",), ("scan_kind",), ("length",), ("label",), ("shoe_size", "system"),
-    ("construction",), ("heel_lift_side",),
+    ("construction",), ("heel_lift_side",), ("material",),
 }
 
 
@@ -395,6 +453,26 @@ class Prescription(_Part):
     )
     mortons_extension: MortonsExtension | None = _accommodation_field(
         "Morton's extension", "Firm layer under the 1st MPJ / hallux (hallux limitus/rigidus)."
+    )
+
+    # --- print production ------------------------------------------------------------------
+    material: Material = Field(
+        "tpu_95a",
+        title="Material",
+        description=(
+            "What the device is printed in: tpu_95a or tpu_85a (flexible TPU, FDM), pp (polypropylene, FDM; "
+            "rigid shells) or pa12 (nylon 12 by powder-bed fusion, SLS/MJF: printed solid, no infill zones). "
+            "Default tpu_95a."
+        ),
+    )
+    stiffness: Stiffness = Field(
+        default_factory=Stiffness,
+        title="Stiffness by zone",
+        description=(
+            "Stiffness of each device zone (rearfoot, heel_cushion, arch, forefoot, posts): firm, medium, "
+            "soft or an infill %, written into the 3MF as slicer modifier volumes placed from the foot's "
+            "landmarks. Templates set condition-sensible values."
+        ),
     )
 
     mirror: bool = Field(

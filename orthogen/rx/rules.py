@@ -21,7 +21,10 @@ from orthogen.rx.limits import (
     POST_USUAL_MAX_DEG,
     SHOE_SIZE_MISMATCH_MM,
     SHORT_LENGTHS,
+    SHORT_SHELL_END_MARGIN_MM,
     SHORT_SHELL_END_MM,
+    SHORT_SHELL_PAD_CLEAR_MM,
+    SHORT_SHELL_SKIVE_MM,
     SKIVE_MIN_HEEL_CUP_MM,
     SKIVE_USUAL_MAX_MM,
 )
@@ -55,15 +58,17 @@ def _short(rx: Prescription) -> bool:
 def _pad_beyond_short_shell(key: str) -> Rule:
     def applies(rx: Prescription) -> bool:
         part = getattr(rx, key)
-        return _short(rx) and part is not None and part.offset_mm < SHORT_SHELL_END_MM
+        return _short(rx) and part is not None and part.offset_mm < SHORT_SHELL_PAD_CLEAR_MM
 
     return Rule(
         ("length", f"{key}.offset_mm"),
         applies,
         lambda rx: (
-            f"{key}.offset_mm = {show(getattr(rx, key).offset_mm)} puts its distal edge beyond a length "
-            f"{rx.length} shell, which ends {SHORT_SHELL_END_MM:g} mm behind the met heads "
-            f"(use offset_mm of at least {SHORT_SHELL_END_MM:g} or a longer length)"
+            f"{key}.offset_mm = {show(getattr(rx, key).offset_mm)} puts its distal edge in the skive of a "
+            f"length {rx.length} shell, which ends {SHORT_SHELL_END_MM + SHORT_SHELL_END_MARGIN_MM:g} mm "
+            f"behind the met heads and tapers over the {SHORT_SHELL_SKIVE_MM:g} mm behind that "
+            f"(use length sulcus or full to keep the {key.replace('_', ' ')} just behind the met heads, "
+            f"or offset_mm of at least {SHORT_SHELL_PAD_CLEAR_MM:g})"
         ),
     )
 
