@@ -77,6 +77,31 @@ def lower_envelope(vertices: np.ndarray, faces: np.ndarray, grid: Grid) -> np.nd
     return _envelope(vertices, faces, grid, lower=True)
 
 
+def lower_envelopes_by_facing(
+    vertices: np.ndarray, faces: np.ndarray, grid: Grid
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lowest z per cell of the triangles facing down and of those facing up, as two (nx, ny) maps (mm,
+    NaN where none covers the cell). A triangle faces up when its corners run anticlockwise seen from
+    above (its normal has z > 0); vertical triangles are in neither.
+
+    Seen from below, a sole is one facing throughout; a cell whose lowest surface has the other facing
+    is seen through a hole, on the inside of the foot.
+
+    Examples
+    --------
+    >>> v = np.array([[0, 0, 1.0], [10, 0, 1.0], [0, 10, 1.0], [0, 0, 5.0], [10, 0, 5.0], [0, 10, 5.0]])
+    >>> grid = Grid((0.5, 0.5), 1.0, (10, 10))
+    >>> down, up = lower_envelopes_by_facing(v, np.array([[0, 2, 1], [3, 4, 5]]), grid)
+    >>> float(down[0, 0]), float(up[0, 0])
+    (1.0, 5.0)
+    """
+    v = np.asarray(vertices, float)
+    f = np.asarray(faces)
+    a, b, c = v[f[:, 0], :2], v[f[:, 1], :2], v[f[:, 2], :2]
+    nz = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1])
+    return _envelope(v, f[nz < 0], grid, lower=True), _envelope(v, f[nz > 0], grid, lower=True)
+
+
 def envelopes(vertices: np.ndarray, faces: np.ndarray, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
     """Lower and upper envelopes in one pass (the per-cell work is shared). See :func:`lower_envelope`."""
     return _envelope(vertices, faces, grid, lower=None)

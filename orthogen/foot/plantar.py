@@ -17,7 +17,7 @@ import shapely
 from scipy import ndimage
 from shapely.geometry import Polygon
 
-from orthogen.foot.heightmap import Grid, fill_gaps, lower_envelope
+from orthogen.foot.heightmap import Grid, fill_gaps, lower_envelopes_by_facing
 
 #: Sole cells at most this high above the floor count as touching it (the "ink print"), mm.
 CONTACT_HEIGHT_MM = 3.0
@@ -145,6 +145,26 @@ def remove_see_through(heights: np.ndarray, spacing: float) -> np.ndarray:
         return heights
     holes = ndimage.binary_dilation(holes, iterations=1) & valid
     return np.where(holes, np.nan, heights)
+
+
+def sole_envelope(down: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """The lowest surface per cell (mm) without what is seen through holes in the sole.
+
+    ``down`` and ``up`` are the lowest surfaces facing down and up (:func:`lower_envelopes_by_facing`).
+    The sole is the facing that is lowest in most cells (down for a closed scan wound outwards, either
+    for an open shell or an inverted impression). Where the other facing is lowest and the sole's
+    facing is missing or more than SEE_THROUGH_JUMP_MM higher, the view went through a hole to the
+    inside of the foot (a dorsum or side wall seen from within): those cells are NaN, for the gap
+    filling to close from the sole around them. A triangle or two of flipped winding in the sole
+    itself lies next to the sole's height and is kept.
+    """
+    lowest = np.fmin(down, up)
+    d, u = np.nan_to_num(down, nan=np.inf), np.nan_to_num(up, nan=np.inf)
+    down_first, up_first = np.count_nonzero(d < u), np.count_nonzero(u < d)
+    sole, other = (d, u) if down_first >= up_first else (u, d)
+    with np.errstate(invalid="ignore"):  # inf - inf where neither facing covers the cell
+        inside = (other < sole) & (sole - other > SEE_THROUGH_JUMP_MM)
+    return np.where(inside, np.nan, lowest)
 
 
 def vertex_envelope(vertices: np.ndarray, grid: Grid) -> np.ndarray:
@@ -300,7 +320,7 @@ def extract_plantar(
     lo = vertices[:, :2].min(axis=0)
     hi = vertices[:, :2].max(axis=0)
     grid = Grid.covering(lo, hi, spacing, margin=2 * spacing)
-    raw = remove_see_through(lower_envelope(vertices, faces, grid), spacing)
+    raw = remove_see_through(sole_envelope(*lower_envelopes_by_facing(vertices, faces, grid)), spacing)
     h = despike(fill_gaps(raw, max(1, round(SEE_THROUGH_WINDOW_MM / spacing))))
     foot = footprint_mask(h, grid, open_surface)
     height = np.where(foot, h, np.nan)
