@@ -189,3 +189,20 @@ def test_batch_slices_every_order_and_packs_plates(tmp_path):
     assert (tmp_path / "out" / "plates" / plates["plates"][0]["file"]).is_file()
     summary = (tmp_path / "out" / "summary.csv").read_text().splitlines()
     assert summary[0].endswith("material,print_time_h,filament_m,filament_g,cost")
+
+
+def test_a_shell_on_supports_fitted_to_the_tightest_bed_prints_on_it(tmp_path):
+    """PrusaSlicer's supports reach past a shell's outline and its skirt goes round them: the bed fit
+    must allow for both (a full-length shell packed 3 mm from the edge printed 2.5 mm off the bed)."""
+    from orthogen.printing.plates import BED_MARGIN_MM
+    from orthogen.printing.production import bed_footprint
+
+    d = _design(LEFT, "construction=shell")
+    obj = print_object(d, "tight")[0]
+    assert obj.prusa.get("support_material") == "1"
+    x0, y0, x1, y1 = bed_footprint(obj).bounds  # the packer's idea of the room it needs, laid along x
+    bed = f"{x1 - x0 + 2 * BED_MARGIN_MM + 0.5:.1f}x{y1 - y0 + 2 * BED_MARGIN_MM + 0.5:.1f}"
+    dp = device_print(d, "tight", PrintOptions.make(bed=bed))
+    path = write_plate(tmp_path / "tight.3mf", [dp.obj], dp.config, "tight")
+    res = slice_plate(path, ["tight"])  # raises when anything prints off the bed
+    assert list(res.objects) == ["tight"]

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from shapely.geometry import Polygon
 
 from orthogen.errors import OrthogenError
 from orthogen.printing import materials as mats
@@ -107,8 +108,28 @@ SUPPORT_PRUSA = {
     "support_material": "1",
     "support_material_auto": "1",
     "support_material_buildplate_only": "1",
+    "support_material_style": "snug",
 }
-SUPPORT_ORCA = {"enable_support": "1", "support_type": "normal(auto)", "support_on_build_plate_only": "1"}
+SUPPORT_ORCA = {
+    "enable_support": "1",
+    "support_type": "normal(auto)",
+    "support_style": "snug",
+    "support_on_build_plate_only": "1",
+}
+
+
+#: PrusaSlicer 2.5's snug supports from the build plate reach up to 3.2 mm beyond a shell's outline seen
+#: from above and its skirt 5.5 mm (2 mm round the supports; measured on the sample's full-length shell;
+#: its default "grid" supports reach 8.2 mm, the skirt 10.5): a supported device takes this much more room
+#: on the bed than its footprint, on top of the bed margin, mm.
+SUPPORT_SPREAD_MM = 4.0
+
+
+def bed_footprint(obj: PrintObject) -> Polygon:
+    """Where an object prints on the bed seen from above (mm): its footprint, widened by
+    SUPPORT_SPREAD_MM when it is printed on supports."""
+    fp = footprint_of(obj.vertices, obj.faces)
+    return fp.buffer(SUPPORT_SPREAD_MM) if obj.prusa.get("support_material") == "1" else fp
 
 
 def needs_support(design, material: mats.Material) -> bool:
@@ -128,7 +149,7 @@ def plate_config(material: mats.Material, pr: Printer, price_per_kg: float) -> d
 
 def placed_object(obj: PrintObject, height_mm: float, pr: Printer) -> tuple[PrintObject, Placed]:
     """The object alone on the bed (turned in the plane when it must be); refuses when it cannot fit."""
-    spot = fit_on_bed(obj.name, footprint_of(obj.vertices, obj.faces), height_mm, pr)
+    spot = fit_on_bed(obj.name, bed_footprint(obj), height_mm, pr)
     return obj.transformed(spot.angle_deg, spot.dx, spot.dy), spot
 
 
@@ -230,10 +251,10 @@ def pack_plates(
     by_name = {o.name: o for o in objects}
     if len(by_name) != len(objects):
         raise OrthogenError("two devices to pack have the same name")
-    footprints: dict[int, object] = {}  # copies of one device share its mesh arrays
+    footprints: dict[int, object] = {}  # copies of one device share its mesh arrays and settings
     for o in objects:
         if id(o.vertices) not in footprints:
-            footprints[id(o.vertices)] = footprint_of(o.vertices, o.faces)
+            footprints[id(o.vertices)] = bed_footprint(o)
     items = [(o.name, footprints[id(o.vertices)], h) for o, h in zip(objects, heights, strict=True)]
     plates = pack(items, pr)
     return [(pl, [by_name[p.name].transformed(p.angle_deg, p.dx, p.dy) for p in pl.placed]) for pl in plates]
