@@ -139,7 +139,7 @@ def _draw_heel(c: Canvas, name: str, box, d: Design) -> Panel:
         p.label(
             0.5, 0.97,
             f"heel seat {seat.measured:+.1f}° against the floor (prescribed {seat.prescribed:+.1f}°)",
-            8, anchor="ma", fill=SEAT_C,
+            8, anchor="ma", fill=PASS_C if seat.passed else FAIL_C,
         )  # fmt: skip
     for label, sign in (("medial", r.medial_sign), ("lateral", -r.medial_sign)):
         ye, anchor = (ys.max(), "ld") if sign > 0 else (ys.min(), "rd")  # +y is drawn on the left
