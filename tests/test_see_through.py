@@ -44,7 +44,8 @@ def test_a_holed_sole_makes_the_device_of_the_whole_foot(write_synth, seed):
     m_whole = trimesh.Trimesh(whole.vertices, whole.faces)
     assert m_holed.volume < 1.15 * m_whole.volume, (m_holed.volume, m_whole.volume)
     # the top of the device over the inside of both outlines (10 mm in: clear of the walls)
-    lo, hi = np.minimum(m_holed.bounds[0], m_whole.bounds[0]), np.maximum(m_holed.bounds[1], m_whole.bounds[1])
+    lo = np.minimum(m_holed.bounds[0], m_whole.bounds[0])
+    hi = np.maximum(m_holed.bounds[1], m_whole.bounds[1])
     X, Y = np.meshgrid(np.arange(lo[0], hi[0], 2.0), np.arange(lo[1], hi[1], 2.0), indexing="ij")
     xy = np.c_[X.ravel(), Y.ravel()]
     t_holed, t_whole = thickness(m_holed, xy), thickness(m_whole, xy)
