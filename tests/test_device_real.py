@@ -110,6 +110,32 @@ def test_shell_is_lighter_than_full_contact(rel, length):
         assert ratio <= 0.6
 
 
+@pytest.mark.parametrize("rel,length", SCANS, ids=IDS)
+def test_a_shells_forefoot_extension_lies_flat_to_its_edges(rel, length, tmp_path):
+    """The extension of a full-length shell feathers down at its forefoot edges and toe end, as a
+    full-contact device does: its top never rises toward the edge (it once curled 3-10 mm up there,
+    following the rim and the foot's side, with a legal 1.2 mm thickness)."""
+    d = _design(rel, length, "construction=shell")
+    mesh = _mesh(d, tmp_path)
+    lo, hi = mesh.bounds[:, :2]
+    heads_x = max(_lm(d, "met_head_1")[0], _lm(d, "met_head_5")[0])  # behind: the arch and lateral walls
+    worst = []
+    for x in np.arange(heads_x + 5.0, hi[0] - 2.0, 4.0):  # across the forefoot: each side's edge
+        ys = np.arange(lo[1], hi[1] + 0.5, 0.5)
+        top = mp.heights(mesh, np.column_stack([np.full_like(ys, x), ys]))
+        ok = np.flatnonzero(np.isfinite(top))
+        if len(ok) > 40:
+            worst += [top[ok[:6]].max() - top[ok[16]], top[ok[-6:]].max() - top[ok[-17]]]
+    tip_y = _lm(d, "hallux_tip")[1]
+    for y in np.linspace(tip_y - 15.0, tip_y + 15.0, 7):  # along the foot: the toe end
+        xs = np.arange(hi[0] - 30.0, hi[0] + 0.5, 0.5)
+        top = mp.heights(mesh, np.column_stack([xs, np.full_like(xs, y)]))
+        ok = np.flatnonzero(np.isfinite(top))
+        if len(ok) > 40:
+            worst.append(top[ok[-6:]].max() - top[ok[-17]])
+    assert len(worst) > 20 and max(worst) <= 0.5, f"an edge rises {max(worst):.1f} mm over its last 8 mm"
+
+
 @pytest.mark.parametrize("rel,length", SCANS[2:3] + SCANS[6:7], ids=["techmed3d", "imprint"])
 @pytest.mark.parametrize(
     "sets",
