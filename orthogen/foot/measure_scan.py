@@ -36,6 +36,7 @@ from orthogen.foot.classify import (
     openness,
     robust_extent,
     taubin_smooth,
+    vector_area,
 )
 from orthogen.foot.measure import CONFIDENT_SIDE, Measurements, SideCall, detect_side, measure
 from orthogen.foot.plantar import PlantarSurface, extract_plantar
@@ -140,13 +141,27 @@ def _scale4(units: Units) -> np.ndarray:
     return m
 
 
-def _analyse(v_mm: np.ndarray, faces: np.ndarray, kind: str, grid_mm: float, rim: np.ndarray):
-    ratio = openness(v_mm, faces) if kind == "auto" else None
+def _analyse(
+    v_mm: np.ndarray,
+    faces: np.ndarray,
+    kind: str,
+    grid_mm: float,
+    rim: np.ndarray,
+    ratio: float | None = None,
+):
+    """Align and extract the plantar surface; also returns the scan's openness (None unless ``kind`` is
+    "auto"). ``ratio``: that openness when already known (it does not depend on the scale, so a scaled
+    scan's second pass takes its first pass's)."""
+    va = None
+    if kind == "auto" and ratio is None:
+        va = vector_area(v_mm, faces)
+        ratio = openness(v_mm, faces, va)
+    opened = ratio
     if kind == "full_foot" or (ratio is not None and ratio <= OPEN_THRESHOLD):
         # closed foot surfaces (handheld and phone captures are the noisy ones) are denoised;
         # open height-field scans are not: smoothing would drag their steep walls outward
-        v_mm, ratio = taubin_smooth(v_mm, faces), None
-    alignment = align_scan(v_mm, faces, kind, open_ratio=ratio, rim=rim)
+        v_mm, ratio, va = taubin_smooth(v_mm, faces), None, None
+    alignment = align_scan(v_mm, faces, kind, open_ratio=ratio, rim=rim, va=va)
     vs = alignment.apply(v_mm)
     plantar = extract_plantar(vs, faces, grid_mm, alignment.open_surface)
     # put the heel back exactly at x = 0 by the final footprint's own points
@@ -155,7 +170,7 @@ def _analyse(v_mm: np.ndarray, faces: np.ndarray, kind: str, grid_mm: float, rim
         alignment = replace(alignment, translation=alignment.translation - np.array([dx, 0.0, 0.0]))
         vs = vs - np.array([dx, 0.0, 0.0])
         plantar = plantar.shifted_x(-dx)
-    return alignment, vs, plantar
+    return alignment, vs, plantar, opened
 
 
 def roughness_mm(plantar: PlantarSurface) -> float:
@@ -210,9 +225,9 @@ def _measure_scan(path: str, opt: MeasureOptions) -> MeasuredFoot:
         # so the length is not exactly proportional to the scale; two or three rounds settle it)
         target = float(opt.foot_length_mm)
         s = target / robust_extent(scan.vertices)
-        alignment, vs, plantar = _analyse(scan.vertices * s, scan.faces, kind_in, opt.grid_mm, rim)
+        _, _, plantar, ratio = _analyse(scan.vertices * s, scan.faces, kind_in, opt.grid_mm, rim)
         s *= target / plantar.length_mm
-        alignment, vs, plantar = _analyse(scan.vertices * s, scan.faces, kind_in, opt.grid_mm, rim)
+        alignment, vs, plantar, _ = _analyse(scan.vertices * s, scan.faces, kind_in, opt.grid_mm, rim, ratio)
         k = target / plantar.length_mm  # within a percent of 1: finish with an exact uniform scale
         s *= k
         alignment = replace(alignment, translation=alignment.translation * k)
@@ -225,7 +240,7 @@ def _measure_scan(path: str, opt: MeasureOptions) -> MeasuredFoot:
         )
     else:
         v_mm = scan.vertices * units.scale_to_mm
-        alignment, vs, plantar = _analyse(v_mm, scan.faces, kind_in, opt.grid_mm, rim)
+        alignment, vs, plantar, _ = _analyse(v_mm, scan.faces, kind_in, opt.grid_mm, rim)
     length = plantar.length_mm
     lo, hi = FOOT_LENGTH_LIMITS_MM
     if not lo <= length <= hi:
