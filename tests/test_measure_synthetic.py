@@ -121,3 +121,24 @@ def test_units_override_and_foot_length_scaling(write_synth):
     scaled = measure_scan(path, MeasureOptions(foot_length_mm=262.0))
     assert scaled.measurements.foot_length_mm == pytest.approx(262.0, abs=0.5)
     assert any("no real-world scale" in w for w in scaled.warnings)
+
+
+def test_cluster_decimate_merges_cells_and_drops_collapsed_faces():
+    from orthogen.foot.measure_scan import cluster_decimate
+
+    # an 11 x 11 vertex sheet at 1 mm (200 triangles), merged in 2 mm cells: 6 x 6 cells of vertices
+    x, y = np.meshgrid(np.arange(11.0), np.arange(11.0), indexing="ij")
+    v = np.column_stack([x.ravel(), y.ravel(), np.zeros(121)])
+    idx = np.arange(121).reshape(11, 11)
+    a, b, c, d = idx[:-1, :-1].ravel(), idx[1:, :-1].ravel(), idx[1:, 1:].ravel(), idx[:-1, 1:].ravel()
+    f = np.concatenate([np.column_stack([a, b, c]), np.column_stack([a, c, d])])
+    cv, cf = cluster_decimate(v, f, 2.0)
+    assert len(cv) == 36
+    # each merged vertex is the mean of its cell's vertices: x in {0.5, 2.5, 4.5, 6.5, 8.5, 10}
+    assert sorted(set(np.round(cv[:, 0], 9))) == [0.5, 2.5, 4.5, 6.5, 8.5, 10.0]
+    assert np.all(cv[:, 2] == 0.0)
+    assert len(cf) and np.all((cf[:, 0] != cf[:, 1]) & (cf[:, 1] != cf[:, 2]) & (cf[:, 2] != cf[:, 0]))
+    # a cell finer than the mesh keeps it: same vertices (in cell order), same triangles
+    fv, ff = cluster_decimate(v, f, 0.5)
+    assert len(fv) == 121 and len(ff) == 200
+    assert np.allclose(np.sort(fv, axis=0), np.sort(v, axis=0))

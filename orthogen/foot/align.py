@@ -100,6 +100,7 @@ def up_direction(
     *,
     open_ratio: float | None = None,
     rim: np.ndarray | None = None,
+    va: np.ndarray | None = None,
 ) -> tuple[np.ndarray, bool]:
     """Rough up direction (unit, pointing from the sole into the foot) and whether the scan is open.
 
@@ -107,13 +108,14 @@ def up_direction(
     ----------
     vertices_mm : (n, 3) mm, any orientation.
     faces : (m, 3) int.
-    open_ratio, rim : :func:`~orthogen.foot.classify.openness` of these vertices and the
+    open_ratio, rim, va : :func:`~orthogen.foot.classify.openness` and
+        :func:`~orthogen.foot.classify.vector_area` of these vertices and the
         :func:`~orthogen.foot.classify.boundary_edges` of these faces, when already known.
     """
     v = np.asarray(vertices_mm, float)
-    is_open = (openness(v, faces) if open_ratio is None else open_ratio) > OPEN_THRESHOLD
+    is_open = (openness(v, faces, va) if open_ratio is None else open_ratio) > OPEN_THRESHOLD
     if is_open:
-        va = vector_area(v, faces)
+        va = vector_area(v, faces) if va is None else va
         u = va / np.linalg.norm(va)
         rim = np.unique(boundary_edges(faces) if rim is None else rim)
         if len(rim) and (v[rim] @ u).mean() < (v @ u).mean():
@@ -237,7 +239,7 @@ class Alignment:
 
 
 def open_surface_kind(
-    vertices: np.ndarray, faces: np.ndarray, up: np.ndarray, grid=None, heights=None
+    vertices: np.ndarray, faces: np.ndarray, up: np.ndarray, grid=None, heights=None, va=None
 ) -> str:
     """Plantar shell or impression, for an open surface whose up (into the foot) is known.
 
@@ -246,14 +248,16 @@ def open_surface_kind(
     the foot (down); an impression is the surface of the foam, its normals face out of
     the foam (up, toward where the foot was). The kind is reported; the footprint does
     not depend on it (flanges are trimmed wherever found), so a scan wound the other
-    way is still measured right. ``--kind`` overrides.
+    way is still measured right. ``--kind`` overrides. ``va``: the surface's
+    :func:`~orthogen.foot.classify.vector_area`, when already worked out.
     """
     if grid is not None and heights is not None:
         from orthogen.foot.plantar import flange_cells
 
         if flange_cells(heights, grid).any():
             return "impression"
-    return "impression" if float(vector_area(vertices, faces) @ up) > 0 else "plantar_shell"
+    va = vector_area(vertices, faces) if va is None else va
+    return "impression" if float(va @ up) > 0 else "plantar_shell"
 
 
 def _rough_footprint(v: np.ndarray, faces: np.ndarray, spacing: float, open_surface: bool):
@@ -281,6 +285,7 @@ def align_scan(
     *,
     open_ratio: float | None = None,
     rim: np.ndarray | None = None,
+    va: np.ndarray | None = None,
 ) -> Alignment:
     """Find the rigid transform taking a foot scan (mm, any pose) to the standard frame.
 
@@ -289,7 +294,7 @@ def align_scan(
     vertices_mm : (n, 3) mm.
     faces : (m, 3) int.
     kind : "auto" or one of "full_foot", "plantar_shell", "impression" (skips detection).
-    open_ratio, rim : see :func:`up_direction` (passed on, so nothing is worked out twice).
+    open_ratio, rim, va : see :func:`up_direction` (passed on, so nothing is worked out twice).
 
     Returns
     -------
@@ -298,11 +303,11 @@ def align_scan(
     """
     v = np.asarray(vertices_mm, float)
     if kind == "auto":
-        up, is_open = up_direction(v, faces, open_ratio=open_ratio, rim=rim)
+        up, is_open = up_direction(v, faces, open_ratio=open_ratio, rim=rim, va=va)
     else:
         is_open = kind != "full_foot"
         if is_open:
-            up = up_direction(v, faces, open_ratio=open_ratio, rim=rim)[0]
+            up = up_direction(v, faces, open_ratio=open_ratio, rim=rim, va=va)[0]
         else:
             up = closed_foot_up(v, faces)
     # rough frame: z = up, x = any direction across it
@@ -320,7 +325,7 @@ def align_scan(
     vr = v @ r.T
     grid, h, mask = _rough_footprint(vr, faces, 1.0, is_open)
     if kind == "auto":
-        kind = open_surface_kind(v, faces, up, grid, h) if is_open else "full_foot"
+        kind = open_surface_kind(v, faces, up, grid, h, va) if is_open else "full_foot"
     c, d = principal_axis_2d(mask, grid)
     ang = np.arctan2(d[1], d[0])
     rz = np.array([[np.cos(ang), np.sin(ang), 0], [-np.sin(ang), np.cos(ang), 0], [0, 0, 1.0]])

@@ -117,10 +117,14 @@ def boundary_edges(faces: np.ndarray) -> np.ndarray:
     return np.column_stack([k // n, k % n])
 
 
-def openness(vertices: np.ndarray, faces: np.ndarray) -> float:
-    """|vector area| / area: 0 for a closed surface, ~0.5-1 for an open height-field shell."""
+def openness(vertices: np.ndarray, faces: np.ndarray, va: np.ndarray | None = None) -> float:
+    """|vector area| / area: 0 for a closed surface, ~0.5-1 for an open height-field shell.
+
+    ``va``: the :func:`vector_area` of these vertices and faces, when already worked out.
+    """
     area = surface_area(vertices, faces)
-    return float(np.linalg.norm(vector_area(vertices, faces)) / area) if area > 0 else 0.0
+    va = vector_area(vertices, faces) if va is None else va
+    return float(np.linalg.norm(va) / area) if area > 0 else 0.0
 
 
 #: Above this openness a scan is an open surface (shell or impression), below it a (nearly) closed foot.

@@ -36,6 +36,7 @@ from orthogen.foot.classify import (
     openness,
     robust_extent,
     taubin_smooth,
+    vector_area,
 )
 from orthogen.foot.measure import CONFIDENT_SIDE, Measurements, SideCall, detect_side, measure
 from orthogen.foot.plantar import PlantarSurface, extract_plantar
@@ -141,12 +142,15 @@ def _scale4(units: Units) -> np.ndarray:
 
 
 def _analyse(v_mm: np.ndarray, faces: np.ndarray, kind: str, grid_mm: float, rim: np.ndarray):
-    ratio = openness(v_mm, faces) if kind == "auto" else None
+    ratio = va = None
+    if kind == "auto":
+        va = vector_area(v_mm, faces)  # worked out once: openness and the up direction both use it
+        ratio = openness(v_mm, faces, va)
     if kind == "full_foot" or (ratio is not None and ratio <= OPEN_THRESHOLD):
         # closed foot surfaces (handheld and phone captures are the noisy ones) are denoised;
         # open height-field scans are not: smoothing would drag their steep walls outward
-        v_mm, ratio = taubin_smooth(v_mm, faces), None
-    alignment = align_scan(v_mm, faces, kind, open_ratio=ratio, rim=rim)
+        v_mm, ratio, va = taubin_smooth(v_mm, faces), None, None
+    alignment = align_scan(v_mm, faces, kind, open_ratio=ratio, rim=rim, va=va)
     vs = alignment.apply(v_mm)
     plantar = extract_plantar(vs, faces, grid_mm, alignment.open_surface)
     # put the heel back exactly at x = 0 by the final footprint's own points
@@ -156,6 +160,39 @@ def _analyse(v_mm: np.ndarray, faces: np.ndarray, kind: str, grid_mm: float, rim
         vs = vs - np.array([dx, 0.0, 0.0])
         plantar = plantar.shifted_x(-dx)
     return alignment, vs, plantar
+
+
+#: Cell (mm) of the coarse copy an unscaled scan's scale is estimated on: a third of a dense scan's
+#: faces, and a length within 0.05 % of the full scan's (the 100k-face imprint).
+SCALE_ESTIMATE_CELL_MM = 1.5
+
+
+def cluster_decimate(
+    vertices: np.ndarray, faces: np.ndarray, cell_mm: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """A coarse copy of a mesh: the vertices in each cube of ``cell_mm`` merged into their mean, the faces
+    that collapse dropped. Returns (vertices (k, 3), faces (j, 3)); a mesh coarser than the cell is
+    returned nearly as it is."""
+    q = np.floor(np.asarray(vertices, float) / cell_mm).astype(np.int64)
+    q -= q.min(axis=0)
+    n = q.max(axis=0) + 1
+    _, inv = np.unique((q[:, 0] * n[1] + q[:, 1]) * n[2] + q[:, 2], return_inverse=True)
+    inv = inv.reshape(-1)
+    count = np.bincount(inv)
+    v = np.column_stack([np.bincount(inv, weights=vertices[:, k]) / count for k in range(3)])
+    f = inv[faces]
+    keep = (f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 2] != f[:, 0])
+    return v, f[keep]
+
+
+def _coarse_length(v_mm: np.ndarray, faces: np.ndarray, kind: str, grid_mm: float, rim: np.ndarray) -> float:
+    """Foot length (mm) of a scan measured on its coarse copy (:data:`SCALE_ESTIMATE_CELL_MM`); on the
+    scan itself when the copy cannot be measured."""
+    cv, cf = cluster_decimate(v_mm, faces, SCALE_ESTIMATE_CELL_MM)
+    try:
+        return _analyse(cv, cf, kind, grid_mm, boundary_edges(cf))[2].length_mm
+    except OrthogenError:
+        return _analyse(v_mm, faces, kind, grid_mm, rim)[2].length_mm
 
 
 def roughness_mm(plantar: PlantarSurface) -> float:
@@ -207,11 +244,11 @@ def _measure_scan(path: str, opt: MeasureOptions) -> MeasuredFoot:
     warnings: list[str] = []
     if units.name == "scaled":
         # unscaled scan: scale until the measured foot length is the given one (thresholds are in mm,
-        # so the length is not exactly proportional to the scale; two or three rounds settle it)
+        # so the length is not exactly proportional to the scale): the scale is estimated on a coarse
+        # copy of the scan, the scan measured once at it, then brought to the exact length
         target = float(opt.foot_length_mm)
         s = target / robust_extent(scan.vertices)
-        alignment, vs, plantar = _analyse(scan.vertices * s, scan.faces, kind_in, opt.grid_mm, rim)
-        s *= target / plantar.length_mm
+        s *= target / _coarse_length(scan.vertices * s, scan.faces, kind_in, opt.grid_mm, rim)
         alignment, vs, plantar = _analyse(scan.vertices * s, scan.faces, kind_in, opt.grid_mm, rim)
         k = target / plantar.length_mm  # within a percent of 1: finish with an exact uniform scale
         s *= k
