@@ -136,6 +136,18 @@ def test_a_shells_forefoot_extension_lies_flat_to_its_edges(rel, length, tmp_pat
     assert len(worst) > 20 and max(worst) <= 0.5, f"an edge rises {max(worst):.1f} mm over its last 8 mm"
 
 
+@pytest.mark.parametrize("post", [0, 8])
+@pytest.mark.parametrize("rel,length", SCANS[3:5], ids=IDS[3:5])
+def test_a_heel_spur_pocket_on_a_narrow_heel_keeps_the_posted_seat(rel, length, post, tmp_path):
+    """The heel_pain template's 14 mm pocket fills the seat of a narrow foam-box heel: the seat is
+    then read around it along the foot. Read across it, it reached the cup's walls and every posted
+    device was refused (8 deg prescribed, 3.9 measured)."""
+    d = _design(rel, length, "template=heel_pain", f"rearfoot_post_deg={post}")
+    mesh = _mesh(d, tmp_path)
+    seat = mp.disc(_lm(d, "heel_centre"), 0.35 * d.regions.heel_half_width)  # the pocket is round
+    assert abs(mp.frontal_angle_deg(mesh, seat, d.regions.medial_sign) - post) <= 0.5
+
+
 @pytest.mark.parametrize("rel,length", SCANS[2:3] + SCANS[6:7], ids=["techmed3d", "imprint"])
 @pytest.mark.parametrize(
     "sets",

@@ -201,11 +201,20 @@ def accommodation_area(grid: Grid, regions: Regions, rx, length_mm: float) -> np
     return out
 
 
+#: A heel seat mostly taken by a pocket is read on the seat lengthened this many times along the foot.
+SEAT_LENGTHENED = 1.6
+
+
 def seat_cells(grid: Grid, regions: Regions, excluded: np.ndarray) -> np.ndarray:
     """The heel seat's cells to read its frontal plane on, around any accommodation there: a heel
     spur pocket under the heel centre leaves the ring of a wider seat."""
     seat = regions.heel_seat(grid)
     cells = seat & ~excluded
     if cells.sum() < 0.3 * seat.sum():
-        cells = regions.heel_seat(grid, scale=1.6) & ~excluded
+        # the seat lengthened, not widened (on a narrow heel that reached the cup's walls), read in
+        # front of the pocket and behind it alike: what the surface twists along the foot evens out
+        # at the heel centre
+        X, Y = grid.mesh()
+        (hx, hy), (ax, ay) = regions.heel_centre, regions.heel_seat_axes
+        cells = (((X - hx) / (SEAT_LENGTHENED * ax)) ** 2 + ((Y - hy) / ay) ** 2 <= 1.0) & ~excluded
     return cells
