@@ -377,6 +377,7 @@ def check_intent(
             and rx.met_bar is None
             and rx.mortons_extension is None
             and rx.shoe_drop_mm == 0
+            and rx.heel_lift_mm == 0
             and rx.balance_inversion_deg == 0
             and rx.forefoot_post_deg == 0
         )
