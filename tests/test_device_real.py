@@ -136,6 +136,27 @@ def test_a_shells_forefoot_extension_lies_flat_to_its_edges(rel, length, tmp_pat
     assert len(worst) > 20 and max(worst) <= 0.5, f"an edge rises {max(worst):.1f} mm over its last 8 mm"
 
 
+@pytest.mark.parametrize("rel,length", [SCANS[0], SCANS[2], SCANS[7]], ids=[IDS[0], IDS[2], IDS[7]])
+def test_a_full_length_dress_device_is_slim_at_the_waist_and_covers_the_toes(rel, length, tmp_path):
+    """The dress template narrows a device's sides for a slim last; at full length it keeps the toes'
+    own width (inset there too, the lateral toes overhung by 3.5-4 mm and every scan was refused)."""
+    dress = _design(rel, length, "template=dress", "length=full", "construction=shell")
+    slim = _mesh(dress, tmp_path, "s.stl")
+    std = _mesh(_design(rel, length, "construction=shell"), tmp_path, "f.stl")
+
+    def width(mesh, x):
+        ys = np.arange(-80.0, 80.0, 0.25)
+        t = mp.thickness(mesh, np.column_stack([np.full_like(ys, x), ys]))
+        return float(np.ptp(ys[np.isfinite(t)]))
+
+    d = _design(rel, length)
+    waist = _lm(d, "arch_apex")[0] + 15.0
+    toes = 0.5 * (_lm(d, "hallux_tip")[0] + max(_lm(d, "met_head_1")[0], _lm(d, "met_head_5")[0]))
+    # the inset takes 3 mm off each side; the dress shell's thinner walls about 1 mm more
+    assert width(slim, waist) <= width(std, waist) - 4.0
+    assert width(slim, toes) >= width(std, toes) - 3.5
+
+
 @pytest.mark.parametrize("post", [0, 8])
 @pytest.mark.parametrize("rel,length", SCANS[3:5], ids=IDS[3:5])
 def test_a_heel_spur_pocket_on_a_narrow_heel_keeps_the_posted_seat(rel, length, post, tmp_path):

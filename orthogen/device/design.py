@@ -47,6 +47,7 @@ from orthogen.device.template import (
     extend_toes,
     foot_outline,
     template_geometry,
+    toes_uninset,
     trim_to_length,
 )
 from orthogen.device.verify import Checks, Intent, check_intent, measure_device, read_surfaces, require_valid
@@ -262,6 +263,8 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
 
     # outline candidate: the foot's own footprint, toes added when missing, trimmed to length
     foot_poly = foot_outline(foot.plantar.outline, geom.side_inset_mm)
+    if geom.side_inset_mm > 0:
+        foot_poly = toes_uninset(foot_poly, foot_outline(foot.plantar.outline), regions)
     if L > foot.measurements.foot_length_mm + 1.0:
         foot_poly = extend_toes(foot_poly, regions, L)
     cut = end_line(rx.length, regions, SHORT_SHELL_END_MM + cons.END_MARGIN_MM)

@@ -95,6 +95,24 @@ def foot_outline(footprint_outline: Polygon, side_inset_mm: float = 0.0) -> Poly
     return poly.simplify(0.2)
 
 
+#: A slim (inset) outline keeps the foot's own width over the toes, ahead of the met heads' parabola
+#: (where the toe zone begins); the step is faired with a closing of this radius (mm).
+TOE_FAIRING_MM = 8.0
+
+
+def toes_uninset(slim: Polygon, full: Polygon, regions: Regions) -> Polygon:
+    """A slim device's outline (``slim``: sides inset for a narrow last) with the toes of the foot's own
+    outline (``full``): a full-length slim device still covers every toe (mm, foot frame)."""
+    _, y0, x1, y1 = full.bounds
+    ys = np.linspace(y0 - 1.0, y1 + 1.0, 64)
+    ahead = Polygon([*zip(regions.met_arc_x(ys), ys, strict=True), (x1 + 1.0, ys[-1]), (x1 + 1.0, ys[0])])
+    toes = full.intersection(ahead)
+    merged = shapely.union_all([slim, toes]).buffer(TOE_FAIRING_MM, quad_segs=8)
+    merged = merged.buffer(-TOE_FAIRING_MM, quad_segs=8)
+    merged = merged.intersection(full.union(slim))  # the fairing fills the step, never beyond the foot
+    return _largest(merged) if not merged.is_empty else slim
+
+
 def end_line(length: str, regions: Regions, end_mm: float) -> np.ndarray | None:
     """The distal cut line of a shell ``length`` as points (k, 2) from far medial to far lateral,
     or None for ``full``.
