@@ -361,6 +361,23 @@ def open_ends(
     return out[0], out[1]
 
 
+#: The ends compared for height: this fraction of the footprint's length at each end. A whole foot is
+#: tallest at the heel and ankle (real and synthetic full-foot scans: 99-130 mm at the heel end against
+#: 26-34 mm at the toes); a foot cut through the midfoot and capped is tallest at the cut (72-110 mm
+#: against 22 mm at the toes, which the alignment takes for the heel).
+END_HEIGHT_ZONE_FRACTION = 0.2
+
+
+def end_heights(vertices: np.ndarray, plantar: PlantarSurface) -> tuple[float, float]:
+    """The highest point (mm above the floor) within END_HEIGHT_ZONE_FRACTION of the footprint's length
+    of its heel end and of its front end (standard frame)."""
+    v = np.asarray(vertices, float)
+    x0, x1 = plantar.extent_x
+    zone = END_HEIGHT_ZONE_FRACTION * (x1 - x0)
+    rear, front = v[v[:, 0] <= x0 + zone, 2], v[v[:, 0] >= x1 - zone, 2]
+    return float(rear.max(initial=0.0)), float(front.max(initial=0.0))
+
+
 def require_whole_foot(
     vertices: np.ndarray, faces: np.ndarray, plantar: PlantarSurface, kind: str, rim: np.ndarray | None = None
 ) -> tuple[float, float, OpenEnd, OpenEnd]:
@@ -393,6 +410,14 @@ def require_whole_foot(
             f"is missing (toes, or the heel if the foot was cut through), so length and side cannot be "
             f"trusted; {RESCAN} whole"
         )
+    if kind == "full_foot":
+        rear_top, front_top = end_heights(vertices, plantar)
+        if rear_top < front_top:
+            raise ScanError(
+                f"the scan is taller at its front end ({front_top:.0f} mm) than at its heel end "
+                f"({rear_top:.0f} mm), where a whole foot has its heel and ankle: the heel is missing (the "
+                f"foot was cut through, the cut closed) or the toes were taken for the heel; {RESCAN} whole"
+            )
     return heel, front, rear_end, front_end
 
 
@@ -428,6 +453,7 @@ __all__ = [
     "coordinate_resolution",
     "doubled_share",
     "end_bluntness",
+    "end_heights",
     "open_ends",
     "require_foot_shape",
     "require_one_body",
