@@ -25,8 +25,8 @@ SCANS = ("synth_left_full_foot.stl", "synth_right_plantar_shell.obj", "synth_lef
 TEMPLATES = ("standard", "sport", "flat_foot", "dress", "high_arch", "heel_pain")
 
 
-def write_orders(folder: Path, n: int) -> Path:
-    """``n`` single-foot orders over the bundled scans; paths are absolute."""
+def write_orders(folder: Path, n: int, templates: tuple[str, ...] = TEMPLATES) -> Path:
+    """``n`` single-foot orders over the bundled scans, cycling through ``templates``; paths are absolute."""
     path = folder / "orders.csv"
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
@@ -35,7 +35,7 @@ def write_orders(folder: Path, n: int) -> Path:
             scan = SCANS[i % len(SCANS)]
             full = str(REPO / "foot_scans" / scan)
             cells = [full, ""] if "left" in scan else ["", full]
-            overrides = f"template={TEMPLATES[i % len(TEMPLATES)]};shoe_size=null;met_pad=false;label=B-{i}"
+            overrides = f"template={templates[i % len(templates)]};shoe_size=null;met_pad=false;label=B-{i}"
             rx = str(REPO / "templates" / "example_rx.yaml")
             w.writerow([f"B-{i}", f"BENCH-{i}", *cells, rx, overrides])
     return path

@@ -29,7 +29,6 @@ it a session that sets ``PYTHONDONTWRITEBYTECODE`` recompiles orthogen's modules
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import resource
@@ -38,6 +37,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench_batch import write_orders  # benchmarks/ is on the path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "foot_scans"
@@ -54,10 +55,6 @@ REAL = [
 ]
 SAMPLE = ("foot_scans/synth_left_full_foot.stl", None, None)
 STAGES = ("load", "measure", "fields", "solid", "verify", "preview", "files")
-BATCH_SCANS = (
-    "synth_left_full_foot.stl", "synth_right_plantar_shell.obj", "synth_left_impression.ply",
-    "synth_right_full_foot_noisy.stl",
-)  # fmt: skip
 BATCH_TEMPLATES = ("standard", "sport", "flat_foot", "high_arch", "heel_pain")
 
 #: The child that times the stages of one scan (run in a fresh process: its own imports and memory).
@@ -157,23 +154,6 @@ def cli_and_floor(path: Path, fl, side, repeat: int, work: Path) -> tuple[float,
     return min(c), (min(f) if f else None)
 
 
-def write_orders(folder: Path, n: int) -> Path:
-    """``n`` single-foot orders over the bundled scans and templates (absolute paths)."""
-    path = folder / "orders.csv"
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["order_id", "patient_ref", "left_scan", "right_scan", "prescription", "overrides"])
-        for i in range(n):
-            scan = BATCH_SCANS[i % len(BATCH_SCANS)]
-            full = str(ROOT / "foot_scans" / scan)
-            cells = [full, ""] if "left" in scan else ["", full]
-            template = BATCH_TEMPLATES[i % len(BATCH_TEMPLATES)]
-            overrides = f"template={template};shoe_size=null;met_pad=false;label=B-{i}"
-            rx = str(ROOT / "templates" / "example_rx.yaml")
-            w.writerow([f"B-{i}", f"BENCH-{i}", *cells, rx, overrides])
-    return path
-
-
 def batch(orders: Path, workers: int) -> dict:
     from orthogen.lab.batch import run_batch
 
@@ -227,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             end = [f"{cli:.2f}", *(("n/a", "n/a") if ratio is None else (f"{floor:.2f}", f"{ratio:.2f}"))]
             rows.append([name, str(s["faces"]), *(f"{s[k]:.3f}" for k in STAGES), *end])
         if not args.no_batch:
-            orders = write_orders(Path(tmp), args.orders)
+            orders = write_orders(Path(tmp), args.orders, BATCH_TEMPLATES)
             one, two = batch(orders, 1), batch(orders, 2)
             for r in (one, two):
                 label = f"batch: {r['orders']} orders, {r['workers']} worker{'s' if r['workers'] > 1 else ''}"

@@ -30,6 +30,7 @@ from shapely.geometry import Polygon
 
 from orthogen.device.distance import distance_to
 from orthogen.device.regions import Regions, smoothstep
+from orthogen.device.template import largest_polygon
 from orthogen.foot.heightmap import Grid, medial_line_profile
 from orthogen.rx.limits import SHORT_SHELL_END_MARGIN_MM, SHORT_SHELL_PAD_CLEAR_MM, SHORT_SHELL_SKIVE_MM
 
@@ -148,15 +149,6 @@ def line_level(
     return np.broadcast_to(level[:, None], z.shape).copy()
 
 
-def _largest(geom) -> Polygon:
-    if geom.is_empty:
-        return Polygon()
-    if geom.geom_type == "Polygon":
-        return geom
-    parts = [g for g in getattr(geom, "geoms", []) if g.geom_type == "Polygon"]
-    return max(parts, key=lambda p: p.area) if parts else Polygon()
-
-
 def _slice_runs(inside: np.ndarray, centre_j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per grid column, the first and last cell index of the run of ``inside`` that holds the
     centre line's cell ``centre_j`` (-1 where the centre cell is not inside)."""
@@ -229,9 +221,9 @@ def device_outline(
         *zip(xs[::-1], yhi[::-1], strict=True),
         (x0, yhi[0]),
     ]
-    main = _largest(shapely.make_valid(Polygon(ring_pts)).intersection(candidate))
+    main = largest_polygon(shapely.make_valid(Polygon(ring_pts)).intersection(candidate))
     r = END_ROUND_MM
-    main = _largest(main.buffer(-r, quad_segs=8).buffer(r, quad_segs=8))
+    main = largest_polygon(main.buffer(-r, quad_segs=8).buffer(r, quad_segs=8))
     if main.is_empty:
         return Outline(Polygon(), Polygon(), wall_mm)
     ring = (
@@ -239,9 +231,9 @@ def device_outline(
         .intersection(wall_zone)
         .intersection(candidate.buffer(wall_mm, quad_segs=8))
     )
-    outline = _largest(shapely.union_all([main, ring]))
-    outline = _largest(outline.buffer(1.5, quad_segs=8).buffer(-1.5, quad_segs=8))
-    outline = _largest(outline.buffer(-1.0, quad_segs=8).buffer(1.0, quad_segs=8))
+    outline = largest_polygon(shapely.union_all([main, ring]))
+    outline = largest_polygon(outline.buffer(1.5, quad_segs=8).buffer(-1.5, quad_segs=8))
+    outline = largest_polygon(outline.buffer(-1.0, quad_segs=8).buffer(1.0, quad_segs=8))
     return Outline(Polygon(outline.exterior).simplify(0.1), main, wall_mm)
 
 
@@ -286,7 +278,22 @@ def edge_cap(
     thickness: np.ndarray,
     skived: bool,
 ) -> np.ndarray:
-    """The most a device may be thick near its distal end and forefoot edges (mm; inf elsewhere).
+    """The most a device may be thick near its distal end and forefoot edges (mm; inf elsewhere):
+    the lesser of :func:`edge_caps`."""
+    return np.minimum(*edge_caps(grid, outline, end_line, toe, forefoot, thickness, skived))
+
+
+def edge_caps(
+    grid: Grid,
+    outline: Polygon,
+    end_line: np.ndarray | None,
+    toe: np.ndarray,
+    forefoot: np.ndarray,
+    thickness: np.ndarray,
+    skived: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(end cap, side cap): the most a device may be thick near its distal end, and near its
+    forefoot's side edges (mm; inf elsewhere).
 
     ``end_line``: the cut line of a trimmed length, which ``outline`` ends on (None: full length,
     whose end is the outline around the toes, weighted by ``toe``). ``forefoot``: 0..1 weight of the
@@ -319,7 +326,7 @@ def edge_cap(
     side_cap = EDGE_THICKNESS_MM + (SIDE_EDGE_SLOPE * d_edge + SIDE_EDGE_CURVE * d_edge**2) / np.maximum(
         forefoot, 1e-3
     )
-    return np.minimum(end_cap, side_cap)
+    return end_cap, side_cap
 
 
 def shell_underside(top: np.ndarray, inside: np.ndarray, grid: Grid, thickness_mm: float) -> np.ndarray:
@@ -368,7 +375,7 @@ def rearfoot_post(
     # underside is a smooth surface with no staircase of grid cells along the post's edge
     from orthogen.foot.plantar import mask_outline
 
-    outline = _largest(mask_outline(area, grid).buffer(2.0, quad_segs=8).buffer(-2.0, quad_segs=8))
+    outline = largest_polygon(mask_outline(area, grid).buffer(2.0, quad_segs=8).buffer(-2.0, quad_segs=8))
     if outline.is_empty:
         return np.full(grid.shape, np.inf)
     Y = grid.mesh()[1]

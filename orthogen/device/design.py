@@ -368,19 +368,15 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
 
     # construction: underside, post, feathered / skived ends
     forefoot_w = ramp(X, regions.met_line_x(Y) - 30.0, regions.met_line_x(Y) - 10.0)
-    cap = cons.edge_cap(grid, outline.polygon, cut, toe, forefoot_w, top - bed, rx.length in SHORT_LENGTHS)
+    skived = rx.length in SHORT_LENGTHS
+    end_cap, side_cap = cons.edge_caps(grid, outline.polygon, cut, toe, forefoot_w, top - bed, skived)
+    cap = np.minimum(end_cap, side_cap)
     if rx.construction == "shell":
         # the extension lies on the footbed: its forefoot edges and a full or sulcus end feather down
         # from the top as a full-contact device's do (following the rim or the foot's rising side up,
         # the underside would curl the extension's edge 3-10 mm up off the floor); only a skived end
         # is ground from below
-        skived = rx.length in SHORT_LENGTHS
-        feather = (
-            cons.edge_cap(grid, outline.polygon, None, np.zeros_like(toe), forefoot_w, top - bed, False)
-            if skived
-            else cap
-        )
-        top = np.minimum(top, bed + feather)
+        top = np.minimum(top, bed + (side_cap if skived else cap))
         # a shell of its nominal thickness: the full shell behind the met heads, its extension beyond
         # (read on the top extended past the outline, so the underside runs smoothly into the cut)
         wide = contains_xy(outline.polygon.buffer(2.0 * grid.spacing), X, Y)

@@ -65,7 +65,8 @@ def template_geometry(name: str) -> TemplateGeometry:
     )
 
 
-def _largest(geom) -> Polygon:
+def largest_polygon(geom) -> Polygon:
+    """The largest polygon of a (multi)polygon or collection; an empty Polygon when there is none."""
     if geom.is_empty:
         return Polygon()
     if geom.geom_type == "Polygon":
@@ -81,12 +82,12 @@ def foot_outline(footprint_outline: Polygon, side_inset_mm: float = 0.0) -> Poly
     along x to the footprint's length.
     """
     r = OUTLINE_CLOSING_MM
-    poly = _largest(shapely.make_valid(footprint_outline))
-    poly = _largest(poly.buffer(r, quad_segs=8).buffer(-r, quad_segs=8))
-    poly = _largest(poly.buffer(-1.5, quad_segs=8).buffer(1.5, quad_segs=8))
+    poly = largest_polygon(shapely.make_valid(footprint_outline))
+    poly = largest_polygon(poly.buffer(r, quad_segs=8).buffer(-r, quad_segs=8))
+    poly = largest_polygon(poly.buffer(-1.5, quad_segs=8).buffer(1.5, quad_segs=8))
     if side_inset_mm > 0 and not poly.is_empty:
         x0, _, x1, _ = poly.bounds
-        shrunk = _largest(poly.buffer(-side_inset_mm, quad_segs=8))
+        shrunk = largest_polygon(poly.buffer(-side_inset_mm, quad_segs=8))
         if not shrunk.is_empty:
             sx0, _, sx1, _ = shrunk.bounds
             k = (x1 - x0) / max(sx1 - sx0, 1.0)
@@ -110,7 +111,7 @@ def toes_uninset(slim: Polygon, full: Polygon, regions: Regions) -> Polygon:
     merged = shapely.union_all([slim, toes]).buffer(TOE_FAIRING_MM, quad_segs=8)
     merged = merged.buffer(-TOE_FAIRING_MM, quad_segs=8)
     merged = merged.intersection(full.union(slim))  # the fairing fills the step, never beyond the foot
-    return _largest(merged) if not merged.is_empty else slim
+    return largest_polygon(merged) if not merged.is_empty else slim
 
 
 def end_line(length: str, regions: Regions, end_mm: float) -> np.ndarray | None:
@@ -144,9 +145,9 @@ def trim_to_length(outline: Polygon, line: np.ndarray | None) -> Polygon:
         return outline
     back = float(outline.bounds[0]) - 50.0
     keep = Polygon([*map(tuple, line), (back, line[-1, 1]), (back, line[0, 1])])
-    cut = _largest(outline.intersection(shapely.make_valid(keep)))
+    cut = largest_polygon(outline.intersection(shapely.make_valid(keep)))
     r = END_CORNER_MM
-    return _largest(cut.buffer(-r, quad_segs=8).buffer(r, quad_segs=8))
+    return largest_polygon(cut.buffer(-r, quad_segs=8).buffer(r, quad_segs=8))
 
 
 def extend_toes(outline: Polygon, regions: Regions, length_mm: float) -> Polygon:
@@ -162,4 +163,4 @@ def extend_toes(outline: Polygon, regions: Regions, length_mm: float) -> Polygon
         outline.intersection(shapely.box(pivot, -1e4, 1e4, 1e4)), k, 1.0, origin=(pivot, 0.0)
     )
     back = outline.intersection(shapely.box(-1e4, -1e4, pivot + 0.5, 1e4))
-    return _largest(shapely.union_all([front, back]).buffer(0.5).buffer(-0.5))
+    return largest_polygon(shapely.union_all([front, back]).buffer(0.5).buffer(-0.5))

@@ -672,44 +672,23 @@ def _accommodation_checks(
             )
         )
         out.append(IntentItem("met bar height", "met_bar.height_mm", p.height_mm, peak, 0.5, "mm"))
+    def recess(name: str, key: str, depth: float, want, origin: str) -> None:
+        """A cut-out or pocket: its centre from where it belongs, and its depth."""
+        cells, peak = blob(-1.0, depth, want)
+        c = centroid(cells) if cells.any() else (float("nan"), float("nan"))
+        off = float(np.hypot(c[0] - want[0], c[1] - want[1]))
+        where = f"{name}: centre from {origin}"
+        out.append(IntentItem(where, key, 0.0, off, PLACEMENT_TOL_MM, "mm", kind="max"))
+        out.append(IntentItem(f"{name} depth", f"{key}.depth_mm", depth, peak, 0.5, "mm"))
+
     if rx.first_mpj_cutout is not None and rx.length not in ("metatarsal", "three_quarter"):
         p = rx.first_mpj_cutout
-        cells, peak = blob(-1.0, p.depth_mm, regions.met_head_1)
-        c = centroid(cells) if cells.any() else (float("nan"), float("nan"))
-        out.append(
-            IntentItem(
-                "1st MPJ cut-out: centre from the 1st met head",
-                "first_mpj_cutout",
-                0.0,
-                float(np.hypot(c[0] - regions.met_head_1[0], c[1] - regions.met_head_1[1])),
-                PLACEMENT_TOL_MM,
-                "mm",
-                kind="max",
-            )
-        )
-        out.append(
-            IntentItem("1st MPJ cut-out depth", "first_mpj_cutout.depth_mm", p.depth_mm, peak, 0.5, "mm")
-        )
+        recess("1st MPJ cut-out", "first_mpj_cutout", p.depth_mm, regions.met_head_1, "the 1st met head")
     if rx.heel_spur_pocket is not None:
         p = rx.heel_spur_pocket
         hx, hy = regions.heel_centre
         want = (hx + p.offset_mm, hy + regions.medial_sign * p.medial_offset_mm)
-        cells, peak = blob(-1.0, p.depth_mm, want)
-        c = centroid(cells) if cells.any() else (float("nan"), float("nan"))
-        out.append(
-            IntentItem(
-                "heel spur pocket: centre from the heel centre (+ offsets)",
-                "heel_spur_pocket",
-                0.0,
-                float(np.hypot(c[0] - want[0], c[1] - want[1])),
-                PLACEMENT_TOL_MM,
-                "mm",
-                kind="max",
-            )
-        )
-        out.append(
-            IntentItem("heel spur pocket depth", "heel_spur_pocket.depth_mm", p.depth_mm, peak, 0.5, "mm")
-        )
+        recess("heel spur pocket", "heel_spur_pocket", p.depth_mm, want, "the heel centre (+ offsets)")
     if rx.mortons_extension is not None:
         p = rx.mortons_extension
         under_1st = _at(dev, grid, regions.met_head_1)

@@ -196,17 +196,7 @@ def _arch_apex(f: FootMap, contact: np.ndarray, heel: tuple[float, float], x_mh1
 
 # ----------------------------------------------------------------------------- the detector
 def detect(plantar: PlantarSurface, side: str) -> Anatomy:
-    """Anatomical landmarks of a plantar surface whose medial side is given by ``side``.
-
-    Parameters
-    ----------
-    plantar : the plantar height map and footprint in the standard frame (mm).
-    side : "left" or "right" (which side is medial: left -y, right +y).
-
-    Returns
-    -------
-    Anatomy in the standard frame (mm) with a confidence and method per landmark.
-    """
+    """The searches behind :func:`orthogen.foot.anatomy.find_anatomy` (same arguments and result)."""
     f = prepare(plantar, side)
     L = f.length
     conf: dict[str, float] = {}
