@@ -10,6 +10,8 @@ and in its order of operations, so the minimum is the same float.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
@@ -18,6 +20,9 @@ from shapely.geometry.base import BaseGeometry
 TILES_MM = (32.0, 8.0, 2.0)
 #: Rounding allowance (mm) of the bounds that leave segments out.
 SLACK_MM = 1e-6
+#: (point group, segment) pairs measured at a time: bounds the memory (~10 MB) of a grid's distances
+#: to a long outline (a rearfoot post's: ~2 million pairs at the finest tiles, 120 MB at once).
+PAIRS_BLOCK = 100_000
 
 
 def segments(geom: BaseGeometry) -> tuple[np.ndarray, np.ndarray]:
@@ -125,19 +130,40 @@ def _nearest(x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray, limit: 
             parent_of[of] = levels[lvl - 1][0]
         count = cand_count[parent_of]
         first = np.cumsum(count) - count
-        item = np.repeat(np.arange(len(cx)), count)
-        seg = cand[np.repeat(cand_start[parent_of] - first, count) + np.arange(item.size)]
-        d = _approx(cx[item], cy[item], a[seg, 0], a[seg, 1], dx[seg], dy[seg], inv[seg])
         near = np.full(len(cx), np.inf)
-        near[count > 0] = np.minimum.reduceat(d, first[count > 0])
-        far = (count > 0) & (near - reach - SLACK_MM > limit)
+        far = np.zeros(len(cx), bool)
+        items, cands = [], []
+        for g0, g1 in _blocks(count):  # (group, segment) pairs a bounded block at a time
+            cnt, at = count[g0:g1], first[g0:g1] - first[g0]
+            item = np.repeat(np.arange(g0, g1), cnt)
+            seg = cand[np.repeat(cand_start[parent_of[g0:g1]] - at, cnt) + np.arange(item.size)]
+            d = _approx(cx[item], cy[item], a[seg, 0], a[seg, 1], dx[seg], dy[seg], inv[seg])
+            some = cnt > 0
+            if some.any():
+                near[g0:g1][some] = np.minimum.reduceat(d, at[some])
+            far[g0:g1] = some & (near[g0:g1] - reach[g0:g1] - SLACK_MM > limit)
+            keep = d <= np.repeat(near[g0:g1] + 2.0 * reach[g0:g1], cnt) + SLACK_MM
+            keep &= ~np.repeat(far[g0:g1], cnt)
+            items.append(item[keep])
+            cands.append(seg[keep])
         if far.any():  # beyond the limit: a lower bound, and no further work
             out[far[of]] = (near - reach - SLACK_MM)[of][far[of]]
-        keep = (d <= np.repeat(near + 2.0 * reach, count) + SLACK_MM) & ~np.repeat(far, count)
-        item, cand = item[keep], seg[keep]
+        item, cand = np.concatenate(items), np.concatenate(cands)
         cand_count = np.bincount(item, None, len(cx))
         cand_start = np.cumsum(cand_count) - cand_count
     # GEOS's own rounding for the pairs left (the nearest, and ties within the slack)
-    exact = point_segment_distance(x[item], y[item], a[cand, 0], a[cand, 1], b[cand, 0], b[cand, 1])
-    np.minimum.at(out, item, exact)
+    for i0 in range(0, item.size, PAIRS_BLOCK):
+        it, sg = item[i0 : i0 + PAIRS_BLOCK], cand[i0 : i0 + PAIRS_BLOCK]
+        np.minimum.at(out, it, point_segment_distance(x[it], y[it], a[sg, 0], a[sg, 1], b[sg, 0], b[sg, 1]))
     return out
+
+
+def _blocks(count: np.ndarray) -> list[tuple[int, int]]:
+    """Ranges [g0, g1) of consecutive groups holding about PAIRS_BLOCK pairs (``count`` per group)
+    each; a group with more is a range of its own."""
+    ends = np.cumsum(count)
+    total = int(ends[-1]) if ends.size else 0
+    cuts = np.searchsorted(ends, np.arange(PAIRS_BLOCK, total, PAIRS_BLOCK), side="left") + 1
+    cuts = np.unique(np.clip(cuts, 1, len(count)))
+    bounds = [0, *[int(c) for c in cuts if c < len(count)], len(count)]
+    return list(itertools.pairwise(bounds))

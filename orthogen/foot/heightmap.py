@@ -13,6 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+#: Candidate (triangle, cell) pairs :func:`surface_hits` tests at a time: bounds its memory (~13 MB).
+HITS_BLOCK = 50_000
+
 
 @dataclass(frozen=True)
 class Grid:
@@ -135,26 +138,32 @@ def surface_hits(
     total = int(count.sum())
     if total == 0:
         return np.zeros(0, np.int64), np.zeros(0)
-    # expand every triangle into its candidate cells without a Python loop
-    t = np.flatnonzero(count)
-    cnt = count[t]
-    k = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    t = np.repeat(t, cnt)
-    sy = span_y[t]
-    ci = lo_x[t] + k // sy
-    cj = lo_y[t] + k % sy
-    # barycentric weights of the cell centres, in the same order of operations as ever
-    px, py = ci.astype(float), cj.astype(float)
-    dx, dy, dt = px - ax[t], py - ay[t], det[t]
-    w1 = (dx * ecy[t] - ecx[t] * dy) / dt
-    w2 = (ebx[t] * dy - dx * eby[t]) / dt
-    w0 = 1.0 - w1 - w2
-    eps = -edge_tolerance
-    inside = (w0 >= eps) & (w1 >= eps) & (w2 >= eps)
-    t, ci, cj, w0, w1, w2 = t[inside], ci[inside], cj[inside], w0[inside], w1[inside], w2[inside]
-    fz = f[t]
-    z = w0 * v[fz[:, 0], 2] + w1 * v[fz[:, 1], 2] + w2 * v[fz[:, 2], 2]
-    return ci * ny + cj, z
+    # expand every triangle into its candidate cells without a Python loop, a bounded block of
+    # candidates at a time (a 74k-triangle device is ~300k candidates, 75 MB of temporaries at once)
+    tri = np.flatnonzero(count)
+    ends = np.cumsum(count[tri])
+    cuts = np.searchsorted(ends, np.arange(HITS_BLOCK, total, HITS_BLOCK), side="right")
+    flat, zs = [], []
+    for t in np.split(tri, cuts):
+        cnt = count[t]
+        k = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        t = np.repeat(t, cnt)
+        sy = span_y[t]
+        ci = lo_x[t] + k // sy
+        cj = lo_y[t] + k % sy
+        # barycentric weights of the cell centres, in the same order of operations as ever
+        px, py = ci.astype(float), cj.astype(float)
+        dx, dy, dt = px - ax[t], py - ay[t], det[t]
+        w1 = (dx * ecy[t] - ecx[t] * dy) / dt
+        w2 = (ebx[t] * dy - dx * eby[t]) / dt
+        w0 = 1.0 - w1 - w2
+        eps = -edge_tolerance
+        inside = (w0 >= eps) & (w1 >= eps) & (w2 >= eps)
+        t, ci, cj, w0, w1, w2 = t[inside], ci[inside], cj[inside], w0[inside], w1[inside], w2[inside]
+        fz = f[t]
+        zs.append(w0 * v[fz[:, 0], 2] + w1 * v[fz[:, 1], 2] + w2 * v[fz[:, 2], 2])
+        flat.append(ci * ny + cj)
+    return np.concatenate(flat), np.concatenate(zs)
 
 
 def _envelope(vertices: np.ndarray, faces: np.ndarray, grid: Grid, lower: bool | None):
