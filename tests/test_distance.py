@@ -35,3 +35,17 @@ def test_exact_values_and_the_limit():
     assert distance_to(square.exterior, x, y).tolist() == [5.0, 3.0, 4.0, 3.0, 5.0, 0.0, 30.0]
     far = distance_to(square, x, y, limit=6.0)  # exact up to the limit, a lower bound above it
     assert far[:6].tolist() == [0.0, 3.0, 4.0, 3.0, 5.0, 0.0] and 6.0 < far[6] <= 30.0
+
+
+def test_blocks_of_pairs_change_nothing(monkeypatch):
+    """The pairs are measured a block at a time to bound memory: any block size gives the same
+    floats, the lower bounds beyond the limit included."""
+    import orthogen.device.distance as dist
+
+    X, Y = np.meshgrid(np.arange(-20.0, 290.0, 1.0), np.arange(-70.0, 70.0, 1.0), indexing="ij")
+    poly = _foot_like(4)
+    want = [distance_to(g, X, Y, limit) for g in (poly, poly.exterior) for limit in (np.inf, 9.0)]
+    for block in (1, 37, 5000):
+        monkeypatch.setattr(dist, "PAIRS_BLOCK", block)
+        got = [distance_to(g, X, Y, limit) for g in (poly, poly.exterior) for limit in (np.inf, 9.0)]
+        assert all(np.array_equal(g, w) for g, w in zip(got, want, strict=True)), block

@@ -1,0 +1,38 @@
+"""Height maps from triangle meshes (orthogen.foot.heightmap): exact z at the cell centres."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from orthogen.foot import heightmap
+from orthogen.foot.heightmap import Grid, envelopes, surface_hits
+
+
+def _slab(grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """A closed slab over the grid's nodes: top z = 2 + 0.1 x - 0.05 y, bottom z = 0 (a grid solid)."""
+    from orthogen.device.solid import grid_solid_arrays
+
+    X, Y = grid.mesh()
+    return grid_solid_arrays(grid, 2.0 + 0.1 * X - 0.05 * Y, np.zeros(grid.shape))
+
+
+def test_envelopes_of_a_slab_are_its_planes_at_the_cell_centres():
+    nodes = Grid((0.0, 0.0), 1.0, (41, 21))
+    v, f = _slab(nodes)
+    cells = Grid((0.5, 0.5), 1.0, (40, 20))  # centres inside the slab's squares
+    lo, hi = envelopes(v, f, cells)
+    X, Y = cells.mesh()
+    assert np.allclose(hi, 2.0 + 0.1 * X - 0.05 * Y, atol=1e-12)
+    assert np.array_equal(lo, np.zeros(cells.shape))
+
+
+def test_blocks_of_candidates_change_nothing(monkeypatch):
+    """Candidates are tested a block at a time to bound memory: any block size, the same hits."""
+    v, f = _slab(Grid((0.0, 0.0), 1.0, (41, 21)))
+    cells = Grid((0.25, 0.25), 0.5, (80, 40))
+    want = surface_hits(v, f, cells)
+    for block in (1, 97, 10_000):
+        monkeypatch.setattr(heightmap, "HITS_BLOCK", block)
+        got = surface_hits(v, f, cells)
+        assert all(np.array_equal(g, w) for g, w in zip(got, want, strict=True)), block
+    assert len(want[0]) > 97 * 10  # the small blocks really split the work
