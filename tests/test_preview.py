@@ -166,3 +166,18 @@ def test_real_left_scan_medial_side():
     d = design_scan(SHARED_SCANS / "foambox" / "seraph_a_left.ply", _rx())
     off = _label_offsets(preview_picture(d))
     assert off["top", "medial"][1] < 0 and off["heel", "medial"][0] > 0
+
+
+def test_png_holds_the_exact_pixels_and_nothing_else():
+    import io
+
+    from PIL import Image
+
+    from orthogen.output.raster import png_rgb
+
+    rgb = np.random.default_rng(3).integers(0, 256, (41, 67, 3)).astype(np.uint8)
+    data = png_rgb(rgb)
+    with Image.open(io.BytesIO(data)) as im:
+        assert im.mode == "RGB" and im.size == (67, 41) and not im.info
+        assert np.array_equal(np.asarray(im), rgb)
+    assert png_rgb(rgb) == data  # no time stamp or other varying chunk

@@ -440,6 +440,7 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
         bed,
         plain_top,
         surf,
+        checks.volume_mm3,
     )
     intent.require()
     shift = -float(solid.vertices[:, 0].min())

@@ -289,13 +289,15 @@ def check_intent(
     footbed: np.ndarray,
     plain_top: np.ndarray,
     surfaces=None,
+    volume_mm3: float | None = None,
 ) -> Intent:
     """Every clinical check of a device mesh against its prescription and its foot (foot frame, mm).
 
     ``foot_surface``: the balanced foot set on the footbed (mm above it, on ``grid``), the
     reference of heel lift; ``footbed``: the shoe's footbed under the device; ``plain_top``: the
     top of the same device without its accommodations (where they must show on the mesh);
-    ``surfaces``: the mesh's envelopes (:func:`read_surfaces`) when already read.
+    ``surfaces``: the mesh's envelopes (:func:`read_surfaces`) when already read; ``volume_mm3``: the
+    mesh's volume when already measured (:func:`measure_device`).
     """
     top, bot, covered, thick = read_surfaces(vertices, faces, grid) if surfaces is None else surfaces
     ms = regions.medial_sign
@@ -452,7 +454,7 @@ def check_intent(
             "volume",
             "construction",
             float("nan"),
-            mesh_volume(vertices, faces) / 1000.0,
+            (mesh_volume(vertices, faces) if volume_mm3 is None else volume_mm3) / 1000.0,
             0.0,
             "cm3",
             kind="info",

