@@ -41,6 +41,38 @@ def write_orders(folder: Path, n: int, templates: tuple[str, ...] = TEMPLATES) -
     return path
 
 
+SHARED = REPO.parent / "shared" / "foot_scans"
+#: Real-scan orders as a lab gets them: pairs where the scanner captured both feet, single feet
+#: otherwise; (left scan, right scan, extra overrides). The unscaled imprint needs its foot length.
+REAL_ORDERS = (
+    ("aetrex/dupontgu_left.stl", "aetrex/dupontgu_right.stl", ""),
+    ("foambox/seraph_a_left.ply", "foambox/seraph_a_right.ply", ""),
+    ("", "techmed3d/verdier_right_plantar.obj", ""),
+    ("", "phone/kotak_mobile1.stl", ""),
+    ("imprint/polycron_left.ply", "", ";foot_length_mm=250"),
+    ("foambox/seraph_a_left.scan", "", ""),
+)
+
+
+def write_real_orders(folder: Path, n: int, templates: tuple[str, ...] = TEMPLATES) -> tuple[Path, int]:
+    """``n`` orders of the real scans in ``../shared/foot_scans`` (pairs and single feet, cycling
+    through ``templates``); returns the order file and the number of feet (a pair is two)."""
+    path = folder / "real_orders.csv"
+    feet = 0
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["order_id", "patient_ref", "left_scan", "right_scan", "prescription", "overrides"])
+        for i in range(n):
+            left, right, extra = REAL_ORDERS[i % len(REAL_ORDERS)]
+            feet += bool(left) + bool(right)
+            cells = [str(SHARED / s) if s else "" for s in (left, right)]
+            template = templates[i % len(templates)]
+            overrides = f"template={template};shoe_size=null;met_pad=false;label=R-{i}{extra}"
+            rx = str(REPO / "templates" / "example_rx.yaml")
+            w.writerow([f"R-{i}", f"REAL-{i}", *cells, rx, overrides])
+    return path, feet
+
+
 def bench(orders: Path, workers: int) -> dict:
     from orthogen.lab.batch import run_batch
 

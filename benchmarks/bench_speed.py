@@ -16,9 +16,11 @@ batch throughput is wall time, which they do inflate (the load average is printe
 * ``CLI``: ``orthogen design SCAN -o DIR`` in a fresh process (preview on), against the ``floor``: a
   fresh process that loads the same scan with trimesh and writes it as STL, measured alternately in
   the same run. A Seraph ``.scan`` file has no floor (trimesh cannot read it).
-* batch: 20 single-foot orders of the bundled scans (previews and clinician reports on, as always)
-  with 1 and 2 local workers: orders per minute (wall), CPU seconds per order (the workers' own CPU
-  time) and the largest worker's peak resident memory.
+* batch: 20 single-foot orders of the bundled synthetic scans (35k faces each), and, when
+  ``../shared`` is there, 12 orders of the real scans (pairs where the scanner captured both feet, a
+  pair counting as two feet), previews and clinician reports on, as always, with 1 and 2 local
+  workers: feet per minute (wall), CPU seconds per foot (the workers' own CPU time) and the largest
+  worker's peak resident memory.
 
 The child processes get a bytecode cache in the run's temporary folder (``PYTHONPYCACHEPREFIX``, with
 ``PYTHONDONTWRITEBYTECODE`` dropped for them), as an installed package has its ``.pyc`` files: without
@@ -38,7 +40,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_batch import write_orders  # benchmarks/ is on the path when run as a script
+from bench_batch import write_orders, write_real_orders  # benchmarks/ is on the path as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "foot_scans"
@@ -154,7 +156,8 @@ def cli_and_floor(path: Path, fl, side, repeat: int, work: Path) -> tuple[float,
     return min(c), (min(f) if f else None)
 
 
-def batch(orders: Path, workers: int) -> dict:
+def batch(orders: Path, workers: int, feet: int) -> dict:
+    """Run the order file with ``workers`` local workers: feet per minute, CPU per foot, peak memory."""
     from orthogen.lab.batch import run_batch
 
     with tempfile.TemporaryDirectory(prefix="orthogen-bench-") as out:
@@ -170,16 +173,32 @@ def batch(orders: Path, workers: int) -> dict:
             cpu[w["pid"]] = max(cpu.get(w["pid"], 0.0), w.get("cpu_s", 0.0))
             rss[w["pid"]] = max(rss.get(w["pid"], 0.0), w.get("peak_rss_mb", 0.0))
     failed = [f"{r['order_id']}: {r['reason']}" for r in results if r["status"] != "done"]
-    n = len(results)
-    return {"workers": workers, "orders": n, "wall": wall, "per_min": 60.0 * n / wall,
-            "cpu_per_order": sum(cpu.values()) / n, "peak_mb": max(rss.values(), default=float("nan")),
-            "failed": failed}  # fmt: skip
+    return {"workers": workers, "orders": len(results), "feet": feet, "wall": wall,
+            "feet_per_min": 60.0 * feet / wall, "cpu_per_foot": sum(cpu.values()) / feet,
+            "peak_mb": max(rss.values(), default=float("nan")), "failed": failed}  # fmt: skip
+
+
+def batch_rows(name: str, orders: Path, feet: int) -> tuple[list[list[str]], list[str]]:
+    """The table rows of one order file run with 1 and 2 workers, and its failures."""
+    one, two = batch(orders, 1, feet), batch(orders, 2, feet)
+    rows = []
+    for r in (one, two):
+        label = f"batch, {name}: {r['orders']} orders, {r['feet']} feet, {r['workers']} worker"
+        rows.append([label + ("s" if r["workers"] > 1 else ""), f"{r['feet_per_min']:.0f} feet/min",
+                     f"{r['cpu_per_foot']:.2f} CPU s/foot", f"peak {r['peak_mb']:.0f} MB/worker",
+                     f"{r['wall']:.1f} s wall"])  # fmt: skip
+    gain = two["feet_per_min"] / one["feet_per_min"]
+    rows.append([f"batch, {name}: 2 workers / 1", f"{gain:.2f}x feet/min",
+                 f"{two['cpu_per_foot'] / one['cpu_per_foot']:.2f}x CPU s/foot",
+                 f"2 idle cores: {2 * 60 / two['cpu_per_foot']:.0f} feet/min at most"])  # fmt: skip
+    return rows, one["failed"] + two["failed"]
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3, help="runs per measurement (minimum taken)")
-    ap.add_argument("--orders", type=int, default=20, help="orders in the batch (default 20)")
+    ap.add_argument("--orders", type=int, default=20, help="synthetic single-foot orders (default 20)")
+    ap.add_argument("--real-orders", type=int, default=12, help="real-scan orders (default 12)")
     ap.add_argument("--no-batch", action="store_true", help="skip the batch rows")
     args = ap.parse_args(argv)
     os.chdir(ROOT)
@@ -207,17 +226,15 @@ def main(argv: list[str] | None = None) -> int:
             end = [f"{cli:.2f}", *(("n/a", "n/a") if ratio is None else (f"{floor:.2f}", f"{ratio:.2f}"))]
             rows.append([name, str(s["faces"]), *(f"{s[k]:.3f}" for k in STAGES), *end])
         if not args.no_batch:
-            orders = write_orders(Path(tmp), args.orders, BATCH_TEMPLATES)
-            one, two = batch(orders, 1), batch(orders, 2)
-            for r in (one, two):
-                label = f"batch: {r['orders']} orders, {r['workers']} worker{'s' if r['workers'] > 1 else ''}"
-                rows.append([label, f"{r['per_min']:.0f} orders/min", f"{r['cpu_per_order']:.2f} CPU s/order",
-                             f"peak {r['peak_mb']:.0f} MB/worker", f"{r['wall']:.1f} s wall"])  # fmt: skip
-            rows.append(["batch: 2 workers / 1", f"{two['per_min'] / one['per_min']:.2f}x orders/min",
-                         f"{two['cpu_per_order'] / one['cpu_per_order']:.2f}x CPU s/order",
-                         f"2 idle cores: {2 * 60 / two['cpu_per_order']:.0f} feet/min"])  # fmt: skip
-            for f in one["failed"] + two["failed"]:
-                print(f"failed: {f}", file=sys.stderr)
+            synthetic = write_orders(Path(tmp), args.orders, BATCH_TEMPLATES)
+            sets = [("synthetic scans", synthetic, args.orders)]
+            if SHARED.is_dir():
+                sets.append(("real scans", *write_real_orders(Path(tmp), args.real_orders, BATCH_TEMPLATES)))
+            for name, orders, feet in sets:
+                more, failed = batch_rows(name, orders, feet)
+                rows += more
+                for f in failed:
+                    print(f"failed: {f}", file=sys.stderr)
     print(f"orthogen speed, CPU seconds (min of {args.repeat}); {os.cpu_count()} cores, load average "
           f"{load0:.1f} at start, {os.getloadavg()[0]:.1f} at end")
     print()

@@ -356,3 +356,15 @@ def test_worker_threads_capped_at_one(monkeypatch):
     with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), initializer=_init_worker,
                              initargs=(os.getpid(),)) as pool:
         assert [pool.submit(os.getenv, k).result() for k in THREAD_VARS] == ["1", "1", "1"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_workers_keep_their_heap_for_large_arrays():
+    """Batch workers set glibc's mmap and trim thresholds (fewer page faults per order)."""
+    import platform
+
+    from orthogen.lab.executors import keep_heap
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("not glibc")
+    assert keep_heap() is True

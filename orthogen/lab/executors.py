@@ -26,6 +26,11 @@ WORKER_PRELOAD = (
     "orthogen.output.preview", "orthogen.output.clinician_report", "orthogen.output.export",
     "matplotlib.textpath",  # the engraved label's glyph outlines
 )  # fmt: skip
+#: glibc's malloc in a worker: arrays up to this size come from the heap, not a fresh mmap, and up to
+#: TRIM of free heap is kept: an order's ~3 000 temporary arrays of 1-30 MB otherwise cost 12 000 page
+#: faults and 0.03 s of system time each order (0.01 s kept), for ~10 MB more resident memory.
+MALLOC_MMAP_THRESHOLD = 32 * 2**20
+MALLOC_TRIM_THRESHOLD = 256 * 2**20
 CRASH_REASON = "the worker process died while designing this order (killed, or out of memory)"
 
 Done = Callable[[dict], None]
@@ -60,12 +65,29 @@ def _parent_alive(pid: int) -> bool:
     return True
 
 
+def keep_heap() -> bool:
+    """Have glibc's malloc reuse its heap for large arrays (see MALLOC_MMAP_THRESHOLD); False where
+    the C library is not glibc (nothing changes there)."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's mallopt parameters
+        return bool(
+            libc.mallopt(m_mmap_threshold, MALLOC_MMAP_THRESHOLD)
+            and libc.mallopt(m_trim_threshold, MALLOC_TRIM_THRESHOLD)
+        )
+    except (OSError, AttributeError):
+        return False
+
+
 def _init_worker(parent_pid: int) -> None:
-    """Worker initializer: one numeric thread, Ctrl-C left to the batch process, and exit as soon as
-    the batch process is gone."""
+    """Worker initializer: one numeric thread, the heap kept for large arrays, Ctrl-C left to the
+    batch process, and exit as soon as the batch process is gone."""
     import signal
 
     os.environ.update(dict.fromkeys(THREAD_VARS, "1"))
+    keep_heap()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     ppid = os.getppid()
 
