@@ -237,36 +237,41 @@ def device_outline(
     return Outline(Polygon(outline.exterior).simplify(0.1), main, wall_mm)
 
 
-def wall_top(
-    grid: Grid, outline: Outline, trim: np.ndarray, footbed: np.ndarray, surface: np.ndarray
-) -> np.ndarray:
-    """The top surface with its walls (mm): ``surface`` inside the contact region, rising into the wall
-    as a fillet of slope WALL_FILLET_SLOPE wherever the foot's side is lower than the wall (so the inner
-    face follows the trimline as a fair curve, not the grid), then a half-round rim of radius half the
-    wall from the trimline height, outside the contact region by the distance ``d``. Continuous across
-    the contact region's edge; where there is no wall (the forefoot) the surface stands."""
+def wall_tops(
+    grid: Grid, outline: Outline, trim: np.ndarray, footbed: np.ndarray, *surfaces: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """Each of ``surfaces`` with the device's walls (mm): the surface inside the contact region,
+    rising into the wall as a fillet of slope WALL_FILLET_SLOPE wherever the foot's side is lower than
+    the wall (so the inner face follows the trimline as a fair curve, not the grid), then a half-round
+    rim of radius half the wall from the trimline height, outside the contact region by the distance
+    ``d``. Continuous across the contact region's edge; where there is no wall (the forefoot) the
+    surface stands. The walls are laid out once for all the surfaces (a device's top with and
+    without its accommodations)."""
     X, Y = grid.mesh()
     ring_poly = outline.polygon.buffer(0.75).difference(outline.contact)
-    out = surface.copy()
+    outs = [s.copy() for s in surfaces]
     if ring_poly.is_empty:
-        return out
+        return tuple(outs)
     r = 0.5 * outline.wall_mm
     start = footbed + trim - r  # the rim starts here, at the contact region's edge
     ring = contains_xy(ring_poly, X, Y)
-    if ring.any():
-        d = distance_to(outline.contact.exterior, X[ring], Y[ring])
-        dd = np.clip(d, 0.0, 2 * r)
-        out[ring] = start[ring] + np.sqrt(np.maximum(r * r - (dd - r) ** 2, 0.0))
     if not ring.any():
-        return out
+        return tuple(outs)
+    d = distance_to(outline.contact.exterior, X[ring], Y[ring])
+    dd = np.clip(d, 0.0, 2 * r)
+    rim = start[ring] + np.sqrt(np.maximum(r * r - (dd - r) ** 2, 0.0))
+    for out in outs:
+        out[ring] = rim
     # the fillet rises to the rim's start height at the nearest wall cell (the trimline there)
     idx = ndimage.distance_transform_edt(~ring, return_distances=False, return_indices=True)
     start_near = start[tuple(idx)]
     near = contains_xy(outline.contact, X, Y) & contains_xy(ring_poly.buffer(WALL_FILLET_REACH_MM), X, Y)
     if near.any():
         d_in = distance_to(ring_poly, X[near], Y[near])
-        out[near] = np.maximum(surface[near], start_near[near] - WALL_FILLET_SLOPE * d_in)
-    return out
+        fillet = start_near[near] - WALL_FILLET_SLOPE * d_in
+        for out, surface in zip(outs, surfaces, strict=True):
+            out[near] = np.maximum(surface[near], fillet)
+    return tuple(outs)
 
 
 def edge_cap(
@@ -387,10 +392,12 @@ def rearfoot_post(
     return footbed + np.maximum(X - x_end, 0.0) + POST_SIDE_SLOPE * outside
 
 
-def extend_outside(field: np.ndarray, inside: np.ndarray) -> np.ndarray:
+def extend_outside(field: np.ndarray, inside: np.ndarray, *more: np.ndarray) -> np.ndarray | tuple:
     """``field`` with every cell outside ``inside`` set to its nearest inside cell's value (so the
-    grid solid's boundary cells, cut by the outline, carry the edge's own heights)."""
-    if inside.all() or not inside.any():
-        return field
-    idx = ndimage.distance_transform_edt(~inside, return_distances=False, return_indices=True)
-    return field[tuple(idx)]
+    grid solid's boundary cells, cut by the outline, carry the edge's own heights); given ``more``
+    fields, the tuple of all of them extended alike (the nearest cells found once)."""
+    fields = (field, *more)
+    if not (inside.all() or not inside.any()):
+        idx = tuple(ndimage.distance_transform_edt(~inside, return_distances=False, return_indices=True))
+        fields = tuple(f[idx] for f in fields)
+    return fields if more else fields[0]

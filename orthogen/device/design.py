@@ -363,8 +363,7 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
     # where the trimline was smoothed outward, the top stays at the rim's height, never above
     F = np.minimum(F, bed + trim)
     plain = np.minimum(plain, bed + trim)
-    top = cons.wall_top(grid, outline, trim, bed, F)
-    plain_top = cons.wall_top(grid, outline, trim, bed, plain)
+    top, plain_top = cons.wall_tops(grid, outline, trim, bed, F, plain)
 
     # construction: underside, post, feathered / skived ends
     forefoot_w = ramp(X, regions.met_line_x(Y) - 30.0, regions.met_line_x(Y) - 10.0)
@@ -397,8 +396,7 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
     if thin.any():
         raise GeometryError(_thin_reason(thin, fields, thick, rx))
     top = np.maximum(top, bottom + min(cons.EDGE_THICKNESS_MM, cons.MIN_THICKNESS_MM))
-    top = cons.extend_outside(top, inside)
-    bottom = cons.extend_outside(bottom, inside)
+    top, bottom = cons.extend_outside(top, inside, bottom)
     surfaces = DeviceSurfaces(
         grid,
         top,
