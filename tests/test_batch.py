@@ -306,20 +306,34 @@ def _workers(pid: int) -> list:
     return found
 
 
+def _cpu(proc) -> float:
+    import psutil
+
+    try:
+        t = proc.cpu_times()
+    except psutil.Error:
+        return 0.0
+    return t.user + t.system
+
+
 def test_killed_worker_orders_are_retried(tmp_path):
     pytest.importorskip("psutil", reason="psutil finds the worker processes")
-    orders, out = _kill_orders(tmp_path, 3), tmp_path / "out"
+    orders, out = _kill_orders(tmp_path, 6), tmp_path / "out"
     proc = subprocess.Popen(_batch_cmd(orders, out), start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _wait_for(lambda: len(_workers(proc.pid)) >= 1, 60, proc)
-    time.sleep(1.5)  # let it start on an order
-    victims = _workers(proc.pid)
-    victims[0].send_signal(signal.SIGKILL)
+    busy: list = []
+
+    def a_worker_is_busy() -> bool:  # at work on its first order: a design is ~0.6 s of CPU
+        busy[:] = [w for w in _workers(proc.pid) if _cpu(w) > 0.2]
+        return bool(busy)
+
+    _wait_for(a_worker_is_busy, 60, proc)
+    busy[0].send_signal(signal.SIGKILL)
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr
     summary = json.loads((out / "summary.json").read_text())
-    assert [r["status"] for r in summary["orders"]] == ["done"] * 3
-    for i in range(3):
+    assert [r["status"] for r in summary["orders"]] == ["done"] * 6
+    for i in range(6):
         assert_complete(out, f"K-{i}")
     assert_no_debris(out)
 

@@ -110,11 +110,16 @@ def surface_area(vertices: np.ndarray, faces: np.ndarray) -> float:
 
 def boundary_edges(faces: np.ndarray) -> np.ndarray:
     """Edges (k, 2) used by exactly one face (the open rims and holes of a surface)."""
+    from scipy import sparse
+
     e = np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1).astype(np.int64)
     n = int(e.max()) + 1 if e.size else 1
-    keys, counts = np.unique(e[:, 0] * n + e[:, 1], return_counts=True)  # 1-D keys: far faster than axis=0
-    k = keys[counts == 1]
-    return np.column_stack([k // n, k % n])
+    # edge counts as a sparse vertex-vertex matrix (duplicates summed), rows and columns in order
+    m = sparse.csr_matrix((np.ones(len(e), np.int32), (e[:, 0], e[:, 1])), shape=(n, n))
+    m.sum_duplicates()
+    one = m.data == 1
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(m.indptr))
+    return np.column_stack([rows[one], m.indices[one].astype(np.int64)])
 
 
 def openness(vertices: np.ndarray, faces: np.ndarray, va: np.ndarray | None = None) -> float:

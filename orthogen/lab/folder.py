@@ -137,7 +137,8 @@ def write_order_folder(out_dir: Path, order_id: str, outputs: dict, manifest: di
             else:
                 (tmp / name).write_bytes(data)
             _fsync(tmp / name)
-            hashes[name] = sha256_file(tmp / name)
+            written = isinstance(data, bytes)  # else a writer: the file is read back
+            hashes[name] = hashlib.sha256(data).hexdigest() if written else sha256_file(tmp / name)
         body = {
             **manifest,
             "format": MANIFEST_FORMAT,
