@@ -382,3 +382,35 @@ def test_workers_keep_their_heap_for_large_arrays():
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("not glibc")
     assert keep_heap() is True
+
+
+def test_a_pool_broken_before_a_submit_is_made_anew(monkeypatch):
+    """A worker dying between two orders breaks the pool before the next submit: the order goes back
+    in line and runs in a new pool, instead of stopping the batch with an internal error."""
+    import concurrent.futures as cf
+    from concurrent.futures.process import BrokenProcessPool
+
+    from orthogen.lab import executors
+
+    pools, calls = [], []
+
+    class Pool:
+        def __init__(self, *args, **kwargs):
+            pools.append(self)
+
+        def submit(self, fn, spec):
+            calls.append(spec["n"])
+            if len(calls) == 2:  # the first pool breaks as the second order is handed over
+                raise BrokenProcessPool("a worker died")
+            fut = cf.Future()
+            fut.set_result({"order_id": spec["n"]})
+            return fut
+
+        def shutdown(self, wait=True, cancel_futures=False):
+            pass
+
+    monkeypatch.setattr(cf, "ProcessPoolExecutor", Pool)
+    results = []
+    executors.run_local([{"n": i, "order": {}} for i in range(4)], results.append, workers=1)
+    assert sorted(r["order_id"] for r in results) == [0, 1, 2, 3]
+    assert len(pools) == 2 and calls == [0, 1, 1, 2, 3]

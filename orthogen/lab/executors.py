@@ -124,6 +124,16 @@ def run_local(specs: list[dict], done: Done, *, workers: int = 1, scheduler: str
     queue, suspects, crashes = deque(specs), deque(), {}
     inflight: dict = {}
     pool = None
+
+    def submit(spec: dict, back_to: deque) -> bool:
+        """Hand ``spec`` to the pool; False (and ``spec`` back in ``back_to``) if the pool broke first."""
+        try:
+            inflight[pool.submit(run_order, spec)] = spec
+        except BrokenProcessPool:
+            back_to.appendleft(spec)
+            return False
+        return True
+
     try:
         with one_thread_env():
             while queue or suspects or inflight:
@@ -131,13 +141,13 @@ def run_local(specs: list[dict], done: Done, *, workers: int = 1, scheduler: str
                     pool = ProcessPoolExecutor(
                         workers, mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(),)
                     )
-                while suspects and not inflight:  # a suspect of a crash runs alone
-                    spec = suspects.popleft()
-                    inflight[pool.submit(run_order, spec)] = spec
-                while not suspects and queue and len(inflight) < workers:
-                    spec = queue.popleft()
-                    inflight[pool.submit(run_order, spec)] = spec
-                wait(inflight, return_when=FIRST_COMPLETED)
+                ok = True
+                while ok and suspects and not inflight:  # a suspect of a crash runs alone
+                    ok = submit(suspects.popleft(), suspects)
+                while ok and not suspects and queue and len(inflight) < workers:
+                    ok = submit(queue.popleft(), queue)
+                if ok:
+                    wait(inflight, return_when=FIRST_COMPLETED)
                 broken = []
                 for fut, spec in list(inflight.items()):
                     if not fut.done():
@@ -150,7 +160,7 @@ def run_local(specs: list[dict], done: Done, *, workers: int = 1, scheduler: str
                     except Exception as err:  # e.g. a result that cannot be pickled
                         reason = f"internal error: {type(err).__name__}: {err}"
                         done(status_result(spec["order"], "failed", reason))
-                if broken:
+                if broken or not ok:  # a worker died: every order it may have held is a suspect
                     broken += inflight.values()
                     inflight.clear()
                     pool.shutdown(wait=True, cancel_futures=True)
