@@ -81,13 +81,39 @@ def keep_heap() -> bool:
         return False
 
 
+def one_boolean_thread() -> bool:
+    """Have manifold3d run its booleans on this process's own thread (False where it cannot be set).
+
+    manifold3d spreads large booleans over a TBB thread pool sized, once, by the CPUs the process
+    may run on. In a batch every core already has its worker: the pool's threads only contend (a
+    device's grid solid costs 0.15-0.2 CPU s threaded against 0.12 s alone), and one worker
+    already took 1.2 cores, so two gave only 1.6x one. The worker is held to one CPU while a first
+    boolean sizes the pool, then let free on all of them again.
+    """
+    if not hasattr(os, "sched_setaffinity"):
+        return False
+    import manifold3d
+
+    cpus = os.sched_getaffinity(0)
+    try:
+        os.sched_setaffinity(0, {min(cpus)})
+        ball = manifold3d.Manifold.sphere(1.0, 512)  # ~0.5 M halfedges: large enough to go parallel
+        (ball ^ ball.translate((0.5, 0.0, 0.0))).status()
+    except OSError:
+        return False
+    finally:
+        os.sched_setaffinity(0, cpus)
+    return True
+
+
 def _init_worker(parent_pid: int) -> None:
-    """Worker initializer: one numeric thread, the heap kept for large arrays, Ctrl-C left to the
-    batch process, and exit as soon as the batch process is gone."""
+    """Worker initializer: one numeric thread and one boolean thread, the heap kept for large
+    arrays, Ctrl-C left to the batch process, and exit as soon as the batch process is gone."""
     import signal
 
     os.environ.update(dict.fromkeys(THREAD_VARS, "1"))
     keep_heap()
+    one_boolean_thread()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     ppid = os.getppid()
 
