@@ -185,6 +185,31 @@ def _envelope(vertices: np.ndarray, faces: np.ndarray, grid: Grid, lower: bool |
     return lo if lower else hi
 
 
+def close_square(mask: np.ndarray, cells: int) -> np.ndarray:
+    """Binary closing by a square of side ``2 * cells + 1`` with everything outside the grid empty:
+    ``ndimage.binary_closing(mask, np.ones((3, 3)), iterations=cells)``, cell for cell, as two
+    separable max/min filters (twice as fast).
+
+    Examples
+    --------
+    >>> m = np.zeros((7, 7), bool); m[1:6, 1:6] = True; m[3, 3] = False
+    >>> bool(close_square(m, 1)[3, 3]), bool(close_square(m, 1)[0, 0])
+    (True, False)
+    """
+    size = 2 * cells + 1
+    grown = ndimage.maximum_filter(mask, size=size, mode="constant", cval=False)
+    return ndimage.minimum_filter(grown, size=size, mode="constant", cval=False)
+
+
+def open_square(mask: np.ndarray, cells: int) -> np.ndarray:
+    """Binary opening by a square of side ``2 * cells + 1`` with everything outside the grid empty:
+    ``ndimage.binary_opening(mask, np.ones((3, 3)), iterations=cells)``, cell for cell (see
+    :func:`close_square`)."""
+    size = 2 * cells + 1
+    shrunk = ndimage.minimum_filter(mask, size=size, mode="constant", cval=False)
+    return ndimage.maximum_filter(shrunk, size=size, mode="constant", cval=False)
+
+
 def fill_gaps(heights: np.ndarray, max_gap_cells: int) -> np.ndarray:
     """Fill NaN holes no wider than about ``2 * max_gap_cells`` cells that lie inside the covered area.
 
@@ -196,8 +221,7 @@ def fill_gaps(heights: np.ndarray, max_gap_cells: int) -> np.ndarray:
     valid = np.isfinite(h)
     if valid.all() or not valid.any():
         return h
-    closed = ndimage.binary_closing(valid, structure=np.ones((3, 3)), iterations=max_gap_cells)
-    closed &= ndimage.binary_fill_holes(valid) | closed
+    closed = close_square(valid, max_gap_cells)
     todo = closed & ~valid
     if not todo.any():
         return h

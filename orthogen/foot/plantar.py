@@ -17,7 +17,7 @@ import shapely
 from scipy import ndimage
 from shapely.geometry import Polygon
 
-from orthogen.foot.heightmap import Grid, fill_gaps, lower_envelopes_by_facing
+from orthogen.foot.heightmap import Grid, close_square, fill_gaps, lower_envelopes_by_facing, open_square
 
 #: Sole cells at most this high above the floor count as touching it (the "ink print"), mm.
 CONTACT_HEIGHT_MM = 3.0
@@ -266,9 +266,8 @@ def footprint_mask(heights: np.ndarray, grid: Grid, open_surface: bool = True) -
     if open_surface:  # a closed foot has no foam around it
         mask &= ~flange_cells(heights, grid)
     r = max(1, round(MAX_GAP_MM / 2 / spacing))
-    mask = ndimage.binary_closing(mask, structure=np.ones((3, 3)), iterations=r, border_value=0)
-    mask = ndimage.binary_fill_holes(mask)
-    mask = ndimage.binary_opening(mask, structure=np.ones((3, 3)), iterations=max(1, round(1.5 / spacing)))
+    mask = ndimage.binary_fill_holes(close_square(mask, r))
+    mask = open_square(mask, max(1, round(1.5 / spacing)))
     lab, n = ndimage.label(mask, structure=np.ones((3, 3)))
     if n > 1:
         sizes = np.sort(np.bincount(lab.ravel())[1:])[::-1]
