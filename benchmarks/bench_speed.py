@@ -16,8 +16,8 @@ batch throughput is wall time, which they do inflate (the load average is printe
 * ``CLI``: ``orthogen design SCAN -o DIR`` in a fresh process (preview on), against the ``floor``: a
   fresh process that loads the same scan with trimesh and writes it as STL, measured alternately in
   the same run. A Seraph ``.scan`` file has no floor (trimesh cannot read it).
-* batch: 20 single-foot orders of the bundled synthetic scans (35k faces each), and, when
-  ``../shared`` is there, 12 orders of the real scans (pairs where the scanner captured both feet, a
+* batch: 40 single-foot orders of the bundled synthetic scans (35k faces each), and, when
+  ``../shared`` is there, 24 orders of the real scans (pairs where the scanner captured both feet, a
   pair counting as two feet), previews and clinician reports on, as always, with 1 and 2 local
   workers: feet per minute (wall), CPU seconds per foot (the workers' own CPU time) and the largest
   worker's peak resident memory.
@@ -197,8 +197,8 @@ def batch_rows(name: str, orders: Path, feet: int) -> tuple[list[list[str]], lis
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3, help="runs per measurement (minimum taken)")
-    ap.add_argument("--orders", type=int, default=20, help="synthetic single-foot orders (default 20)")
-    ap.add_argument("--real-orders", type=int, default=12, help="real-scan orders (default 12)")
+    ap.add_argument("--orders", type=int, default=40, help="synthetic single-foot orders (default 40)")
+    ap.add_argument("--real-orders", type=int, default=24, help="real-scan orders (default 24)")
     ap.add_argument("--no-batch", action="store_true", help="skip the batch rows")
     args = ap.parse_args(argv)
     os.chdir(ROOT)

@@ -414,3 +414,26 @@ def test_a_pool_broken_before_a_submit_is_made_anew(monkeypatch):
     executors.run_local([{"n": i, "order": {}} for i in range(4)], results.append, workers=1)
     assert sorted(r["order_id"] for r in results) == [0, 1, 2, 3]
     assert len(pools) == 2 and calls == [0, 1, 1, 2, 3]
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or (os.cpu_count() or 1) < 2, reason="one CPU")
+def test_workers_run_booleans_on_their_own_thread():
+    """After the worker set-up, a large boolean starts no thread pool (it would only contend with the
+    other workers); a process without it does."""
+    code = (
+        "import sys, numpy as np\n"
+        "from orthogen.lab.executors import one_boolean_thread\n"
+        "from orthogen.device.solid import _manifold, grid_solid_arrays\n"
+        "from orthogen.foot.heightmap import Grid\n"
+        "assert one_boolean_thread() if sys.argv[1] == 'worker' else True\n"
+        "g = Grid((0.5, 0.5), 1.0, (297, 128)); X, Y = g.mesh()\n"
+        "_manifold(*grid_solid_arrays(g, 5 + np.sin(X / 20) * np.cos(Y / 15), np.zeros(g.shape)))\n"
+        "print([int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('Threads')][0])\n"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    threads = {
+        kind: int(subprocess.run([sys.executable, "-c", code, kind], capture_output=True, text=True,
+                                 env=env, check=True).stdout.split()[-1])
+        for kind in ("worker", "free")
+    }  # fmt: skip
+    assert threads["worker"] < threads["free"], threads

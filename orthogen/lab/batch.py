@@ -9,6 +9,7 @@ batch runs. :func:`run_batch` ties them together.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -69,8 +70,6 @@ def run_batch(
     (:meth:`orthogen.printing.production.PrintOptions.as_dict`) gives every order its zoned 3MF on that
     printer, sliced when asked, and with ``plates`` packs the batch onto plates (``DIR/plates``).
     """
-    import os
-
     t0 = time.perf_counter()
     run = get_executor(executor)
     if executor == "dask" and not scheduler:
@@ -142,6 +141,7 @@ def run_batch(
             if results[i]["status"] != "pending" and on_result is not None:
                 on_result(results[i])
         n_workers = max(1, min(workers or os.cpu_count() or 1, len(specs) or 1))
+        specs.sort(key=_expected_work, reverse=True)  # the longest first: no long order left to the end
         try:
             if specs:
                 run(specs, _by_row(specs, finish), workers=n_workers, scheduler=scheduler)
@@ -163,6 +163,17 @@ def run_batch(
             state["plates"] = plated
         m = save(final=True)
     return _summary(results, m)
+
+
+def _expected_work(spec: dict) -> int:
+    """How long an order will take, roughly: the bytes of its scans (a pair is two)."""
+    total = 0
+    for path in spec["order"].get("scans", {}).values():
+        try:
+            total += os.path.getsize(path)
+        except OSError:
+            pass  # the order fails on its own, quickly
+    return total
 
 
 def _summary(results: dict[int, dict], meta: dict) -> dict:
