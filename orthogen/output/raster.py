@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -86,6 +86,18 @@ def font(px: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.Imag
     return ImageFont.load_default(px)
 
 
+@lru_cache(maxsize=4096)
+def _glyphs(s: str, px: int, bold: bool, anchor: str) -> tuple[Image.Image, int, int]:
+    """``s`` rendered as a coverage mask with a one-pixel clear margin, and the offset of its top
+    left corner from the anchor point (pixels). Cached: tick labels, units and captions recur on
+    every picture, and Pillow lays out and rasterises each text anew (~0.1 ms)."""
+    f = font(px, bold)
+    x0, y0, x1, y1 = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), s, font=f, anchor=anchor)
+    tile = Image.new("L", (int(x1 - x0) + 2, int(y1 - y0) + 2), 0)
+    ImageDraw.Draw(tile).text((1 - x0, 1 - y0), s, font=f, fill=255, anchor=anchor)
+    return tile, int(x0) - 1, int(y0) - 1
+
+
 @dataclass(frozen=True)
 class Text:
     """A text drawn on a canvas: its panel, string and pixel box (x0, y0, x1, y1; y down)."""
@@ -130,18 +142,17 @@ class Canvas:
         rotate: bool = False,
     ) -> Text:
         """Draw ``s`` at pixel ``xy`` (Pillow anchor: "la" left-ascender, "mm" middle, ...); recorded."""
-        f = font(max(4, round(pt * PX_PER_PT * self.scale)), bold)
+        px = max(4, round(pt * PX_PER_PT * self.scale))
         if rotate:  # reading upward, centred on xy
-            x0, y0, x1, y1 = self.draw.textbbox((0, 0), s, font=f, anchor="lt")
-            tile = Image.new("L", (int(x1 - x0) + 2, int(y1 - y0) + 2), 0)
-            ImageDraw.Draw(tile).text((1 - x0, 1 - y0), s, font=f, fill=255, anchor="lt")
-            tile = tile.transpose(Image.Transpose.ROTATE_90)
+            tile = _glyphs(s, px, bold, "lt")[0].transpose(Image.Transpose.ROTATE_90)
             left, top = round(xy[0] - tile.width / 2), round(xy[1] - tile.height / 2)
-            self.image.paste(Image.new("RGB", tile.size, fill), (left, top), tile)
+            self.image.paste(fill, (left, top, left + tile.width, top + tile.height), tile)
             box = (left, top, left + tile.width, top + tile.height)
-        else:
-            self.draw.text(xy, s, font=f, fill=fill, anchor=anchor)
-            box = self.draw.textbbox(xy, s, font=f, anchor=anchor)
+        else:  # at the nearest whole pixel
+            tile, dx, dy = _glyphs(s, px, bold, anchor)
+            left, top = round(xy[0]) + dx, round(xy[1]) + dy
+            self.image.paste(fill, (left, top, left + tile.width, top + tile.height), tile)
+            box = (left + 1, top + 1, left + tile.width - 1, top + tile.height - 1)
         t = Text(panel, s, tuple(float(b) for b in box))
         self.texts.append(t)
         return t
