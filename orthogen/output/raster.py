@@ -311,20 +311,28 @@ class Panel:
 
     def image(self, rgb: np.ndarray, ok: np.ndarray, extent: tuple[float, float, float, float]) -> None:
         """A raster (rows along data x, columns along data y, as the grids are indexed) spanning
-        ``extent`` = (x0, x1, y0, y1) of data, nearest neighbour; cells where ``ok`` is false stay clear."""
+        ``extent`` = (x0, x1, y0, y1) of data, nearest neighbour; cells where ``ok`` is false stay clear.
+
+        Pillow maps every pixel centre of the panel to its grid cell (one affine transform)."""
         x0, y0, x1, y1 = self.box
         left, top, right, bottom = (round(v) for v in (x0, y0, x1, y1))
-        cols = np.arange(left, right) + 0.5
-        rows = np.arange(top, bottom) + 0.5
-        dx = self.xlim[0] + (cols - x0) / (x1 - x0) * (self.xlim[1] - self.xlim[0])
-        dy = self.ylim[0] + (y1 - rows) / (y1 - y0) * (self.ylim[1] - self.ylim[0])
         nx, ny = ok.shape
-        i = np.floor((dx - extent[0]) / (extent[1] - extent[0]) * nx).astype(np.intp)
-        j = np.floor((dy - extent[2]) / (extent[3] - extent[2]) * ny).astype(np.intp)
-        vi, vj = (i >= 0) & (i < nx), (j >= 0) & (j < ny)
-        ii, jj = np.clip(i, 0, nx - 1), np.clip(j, 0, ny - 1)
-        mask = ok[ii[None, :], jj[:, None]] & vi[None, :] & vj[:, None]
-        self.canvas.paste_rgb(rgb[ii[None, :], jj[:, None]], mask, left, top)
+        # grid column i (data x) and row j (data y) of a panel pixel's centre (u + 0.5, v + 0.5)
+        sx = (self.xlim[1] - self.xlim[0]) / (x1 - x0) / (extent[1] - extent[0]) * nx
+        sy = (self.ylim[1] - self.ylim[0]) / (y1 - y0) / (extent[3] - extent[2]) * ny
+        cx = ((left - x0) / (x1 - x0) * (self.xlim[1] - self.xlim[0]) + self.xlim[0] - extent[0]) / (
+            extent[1] - extent[0]
+        ) * nx
+        cy = ((y1 - top) / (y1 - y0) * (self.ylim[1] - self.ylim[0]) + self.ylim[0] - extent[2]) / (
+            extent[3] - extent[2]
+        ) * ny
+        size = (right - left, bottom - top)
+        coeffs = (sx, 0.0, cx, 0.0, -sy, cy)
+        src = Image.fromarray(np.ascontiguousarray(np.swapaxes(rgb, 0, 1)), "RGB")
+        cover = Image.fromarray(np.ascontiguousarray(ok.T).astype(np.uint8) * 255, "L")
+        tile = src.transform(size, Image.Transform.AFFINE, coeffs, resample=Image.Resampling.NEAREST)
+        mask = cover.transform(size, Image.Transform.AFFINE, coeffs, resample=Image.Resampling.NEAREST)
+        self.canvas.image.paste(tile, (left, top), mask)
 
     def frame(self, xlabel: str = "", ylabel: str = "", grid: bool = False, ticks: bool = True) -> None:
         """Axes box, ticks with their values, axis labels and (optionally) a light grid."""
