@@ -85,7 +85,11 @@ def merge_soup(corners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     corners = np.ascontiguousarray(corners) + corners.dtype.type(0.0)  # -0.0 -> 0.0
     bits = corners.view(np.uint32 if corners.dtype.itemsize == 4 else np.uint64)
-    order = np.lexsort((bits[:, 2], bits[:, 1], bits[:, 0]))  # stable: ties keep file order
+    if bits.dtype == np.uint32:  # x and y in one 64-bit key: the same order, one sort pass fewer
+        xy = (bits[:, 0].astype(np.uint64) << np.uint64(32)) | bits[:, 1]
+        order = np.lexsort((bits[:, 2], xy))  # stable: ties keep file order
+    else:
+        order = np.lexsort((bits[:, 2], bits[:, 1], bits[:, 0]))
     ranked = bits[order]
     new = np.empty(len(ranked), dtype=bool)
     new[:1] = True
