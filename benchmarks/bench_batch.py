@@ -20,8 +20,12 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SCANS = ("synth_left_full_foot.stl", "synth_right_plantar_shell.obj", "synth_left_impression.ply",
-         "synth_right_full_foot_noisy.stl")
+SCANS = (
+    "synth_left_full_foot.stl",
+    "synth_right_plantar_shell.obj",
+    "synth_left_impression.ply",
+    "synth_right_full_foot_noisy.stl",
+)
 TEMPLATES = ("standard", "sport", "flat_foot", "dress", "high_arch", "heel_pain")
 
 
@@ -88,10 +92,14 @@ def bench(orders: Path, workers: int) -> dict:
             peak[w["pid"]] = max(peak.get(w["pid"], 0.0), w.get("peak_rss_mb", 0.0))
     failed = [f"{r['order_id']}: {r['reason']}" for r in results if r["status"] != "done"]
     return {
-        "workers": workers, "orders": len(results), "seconds": seconds,
+        "workers": workers,
+        "orders": len(results),
+        "seconds": seconds,
         "per_min": 60.0 * len(results) / seconds,
         "design_s": sum(r["timings"].get("order_s", 0) for r in results),
-        "peak_mb": max(peak.values(), default=float("nan")), "processes": len(peak), "failed": failed,
+        "peak_mb": max(peak.values(), default=float("nan")),
+        "processes": len(peak),
+        "failed": failed,
     }
 
 
@@ -107,14 +115,27 @@ def main(argv: list[str] | None = None) -> int:
         orders = write_orders(Path(folder), args.orders)
         rows = [bench(orders, w) for w in args.workers]
     table = Table(title=f"orthogen batch: {args.orders} single-foot orders of the bundled scans")
-    for col in ("workers", "wall s", "orders/min", "speed-up", "sum of order s", "peak RSS / worker MB",
-                "worker processes"):
+    for col in (
+        "workers",
+        "wall s",
+        "orders/min",
+        "speed-up",
+        "sum of order s",
+        "peak RSS / worker MB",
+        "worker processes",
+    ):
         table.add_column(col, justify="right")
     base = rows[0]["seconds"]
     for r in rows:
-        table.add_row(str(r["workers"]), f"{r['seconds']:.1f}", f"{r['per_min']:.1f}",
-                      f"{base / r['seconds']:.2f}", f"{r['design_s']:.1f}", f"{r['peak_mb']:.0f}",
-                      str(r["processes"]))
+        table.add_row(
+            str(r["workers"]),
+            f"{r['seconds']:.1f}",
+            f"{r['per_min']:.1f}",
+            f"{base / r['seconds']:.2f}",
+            f"{r['design_s']:.1f}",
+            f"{r['peak_mb']:.0f}",
+            str(r["processes"]),
+        )
     Console(width=120).print(table)
     problems = [f for r in rows for f in r["failed"]]
     for p in problems:

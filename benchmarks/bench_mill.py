@@ -50,8 +50,10 @@ def main() -> int:
     rx = load_prescription(None, [])
     options = MillOptions(scallop_mm=args.scallop)
     print(f"scallop {args.scallop} mm; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    head = (f"{'scan':38} {'toolpath s':>13} {'sim s':>11} {'total s':>13} {'points':>7} "
-            f"{'blank':>15} {'min':>5} {'left':>6} {'gouge':>6}")
+    head = (
+        f"{'scan':38} {'toolpath s':>13} {'sim s':>11} {'total s':>13} {'points':>7} "
+        f"{'blank':>15} {'min':>5} {'left':>6} {'gouge':>6}"
+    )
     print(head + "\n" + "-" * len(head))
     totals = []
     for path, fl in rows:
@@ -63,17 +65,24 @@ def main() -> int:
         t = job.timings
         wall = t["toolpath"][0] + t["simulation"][0]
         # CPU of this process plus the drop-cutting helper it forks (reaped when the job ends)
-        cpu = t["toolpath"][1] + t["simulation"][1] + (helper1.ru_utime + helper1.ru_stime
-                                                        - helper0.ru_utime - helper0.ru_stime)
+        cpu = (
+            t["toolpath"][1]
+            + t["simulation"][1]
+            + (helper1.ru_utime + helper1.ru_stime - helper0.ru_utime - helper0.ru_stime)
+        )
         totals.append(wall)
         s = job.cut.stats
-        print(f"{path.parent.name + '/' + path.name:38} {t['toolpath'][0]:6.1f} ({t['toolpath'][1]:4.1f}) "
-              f"{t['simulation'][0]:4.1f} ({t['simulation'][1]:4.1f}) {wall:6.1f} ({cpu:4.1f}) "
-              f"{job.toolpath.points_dropped:7d} {job.placement.blank.name:>15} {job.time['total_min']:5.0f} "
-              f"{s['max_leftover_mm']:6.3f} {s['max_gouge_mm']:6.3f}")
+        print(
+            f"{path.parent.name + '/' + path.name:38} {t['toolpath'][0]:6.1f} ({t['toolpath'][1]:4.1f}) "
+            f"{t['simulation'][0]:4.1f} ({t['simulation'][1]:4.1f}) {wall:6.1f} ({cpu:4.1f}) "
+            f"{job.toolpath.points_dropped:7d} {job.placement.blank.name:>15} {job.time['total_min']:5.0f} "
+            f"{s['max_leftover_mm']:6.3f} {s['max_gouge_mm']:6.3f}"
+        )
     median = sorted(totals)[len(totals) // 2]
-    print(f"wall seconds per device (total CPU with the helper in brackets): median {median:.1f}, "
-          f"max {max(totals):.1f}; load average now {os.getloadavg()[0]:.1f}")
+    print(
+        f"wall seconds per device (total CPU with the helper in brackets): median {median:.1f}, "
+        f"max {max(totals):.1f}; load average now {os.getloadavg()[0]:.1f}"
+    )
     return 0
 
 

@@ -235,8 +235,10 @@ def main(argv: list[str] | None = None) -> int:
                 rows += more
                 for f in failed:
                     print(f"failed: {f}", file=sys.stderr)
-    print(f"orthogen speed, CPU seconds (min of {args.repeat}); {os.cpu_count()} cores, load average "
-          f"{load0:.1f} at start, {os.getloadavg()[0]:.1f} at end")
+    print(
+        f"orthogen speed, CPU seconds (min of {args.repeat}); {os.cpu_count()} cores, load average "
+        f"{load0:.1f} at start, {os.getloadavg()[0]:.1f} at end"
+    )
     print()
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))

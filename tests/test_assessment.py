@@ -26,13 +26,21 @@ def problem(data: dict) -> str:
 
 
 def test_a_full_assessment_reads_as_written():
-    a = validate_assessment({
-        "patient_ref": "P-1", "conditions": ["Bunion", "low back pain", "Morton's neuroma"],
-        "leg_length_difference": {"mm": 9, "short_side": "Left", "method": "blocks"},
-        "foot_posture_index": 8, "rcsp_deg": "4 everted", "forefoot_deg": "3 varus", "navicular_drop_mm": 12,
-        "body_mass_kg": 82, "activity": "Sport", "shoe": {"type": "dress", "drop_mm": 20},
-        "prescription": {"heel_cup_depth_mm": 16},
-    })
+    a = validate_assessment(
+        {
+            "patient_ref": "P-1",
+            "conditions": ["Bunion", "low back pain", "Morton's neuroma"],
+            "leg_length_difference": {"mm": 9, "short_side": "Left", "method": "blocks"},
+            "foot_posture_index": 8,
+            "rcsp_deg": "4 everted",
+            "forefoot_deg": "3 varus",
+            "navicular_drop_mm": 12,
+            "body_mass_kg": 82,
+            "activity": "Sport",
+            "shoe": {"type": "dress", "drop_mm": 20},
+            "prescription": {"heel_cup_depth_mm": 16},
+        }
+    )
     assert a.conditions == {"hallux_valgus": "both", "low_back_pain": "both", "mortons_neuroma": "both"}
     assert (a.leg_length_difference.mm, a.leg_length_difference.short_side) == (9, "left")
     assert (a.value("rcsp_deg", None), a.value("forefoot_deg", None)) == (-4, 3)  # + = inverted / varus
@@ -41,8 +49,12 @@ def test_a_full_assessment_reads_as_written():
 
 
 def test_per_foot_values_and_conditions():
-    a = validate_assessment({"foot_posture_index": {"left": 8, "right": 2},
-                             "conditions": {"bunion": "left", "overpronation": "both"}})
+    a = validate_assessment(
+        {
+            "foot_posture_index": {"left": 8, "right": 2},
+            "conditions": {"bunion": "left", "overpronation": "both"},
+        }
+    )
     assert a.value("foot_posture_index", "left") == 8 and a.value("foot_posture_index", "right") == 2
     assert a.conditions_for("right") == ("overpronation",)
     assert a.conditions_for("left") == ("hallux_valgus", "overpronation")
@@ -53,33 +65,52 @@ def test_per_foot_values_and_conditions():
         a.conditions_for(None)
 
 
-@pytest.mark.parametrize(("data", "expected"), [
-    ({"conditions": ["bunions"]},
-     "unknown condition 'bunions' (did you mean 'bunion'? allowed: overpronation,"),
-    ({"conditions": {"bunion": "up"}},
-     "conditions.hallux_valgus = 'up' is not allowed (allowed: both, left, right)"),
-    ({"conditions": 3}, "conditions = 3 must be a list of names or a mapping name: side"),
-    ({"foot_posture_index": 13}, "foot_posture_index = 13 is out of range (allowed -12 to 12)"),
-    ({"foot_posture_index": 2.5}, "foot_posture_index = 2.5 is not a whole number"),
-    ({"foot_posture_index": {"left": 3, "middle": 1}}, "foot_posture_index has unknown key(s) 'middle'"),
-    ({"rcsp_deg": "4 sideways"}, "rcsp_deg = '4 sideways' is not a number (or '4 inverted' / '4 everted')"),
-    ({"navicular_drop_mm": {"right": 40}},
-     "navicular_drop_mm.right = 40 is out of range (allowed 0 to 30 mm)"),
-    ({"forefoot_deg": True}, "forefoot_deg = true is not a number"),
-    ({"leg_length_difference": {"mm": 9}}, "leg_length_difference.mm = 9 needs short_side: left or right"),
-    ({"leg_length_difference": {"mm": -1, "short_side": "left"}},
-     "leg_length_difference.mm = -1 is out of range (allowed 0 to 60 mm)"),
-    ({"conditions": ["lld"]}, "condition leg_length_difference needs the measurement"),
-    ({"conditon": ["bunion"]}, "unknown key 'conditon' (did you mean 'conditions'?)"),
-    ({"shoe": {"type": "boot"}},
-     "shoe.type = 'boot' is not allowed (allowed: athletic, casual, dress, work)"),
-    ({"shoe": {"drop": 3}}, "unknown key 'shoe.drop' (did you mean 'shoe.drop_mm'?)"),
-    ({"shoe": {"drop_mm": 50}}, "shoe.drop_mm = 50 is out of range (allowed 0 to 40 mm)"),
-    ({"body_mass_kg": True}, "body_mass_kg = true is not a number"),
-    ({"body_mass_kg": 300}, "body_mass_kg = 300 is out of range (allowed 20 to 250 kg)"),
-    ({"activity": "daily"}, "activity = 'daily' is not allowed (allowed: low, moderate, high, sport)"),
-    ({"prescription": 3}, "prescription = 3 must be a mapping"),
-])
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (
+            {"conditions": ["bunions"]},
+            "unknown condition 'bunions' (did you mean 'bunion'? allowed: overpronation,",
+        ),
+        (
+            {"conditions": {"bunion": "up"}},
+            "conditions.hallux_valgus = 'up' is not allowed (allowed: both, left, right)",
+        ),
+        ({"conditions": 3}, "conditions = 3 must be a list of names or a mapping name: side"),
+        ({"foot_posture_index": 13}, "foot_posture_index = 13 is out of range (allowed -12 to 12)"),
+        ({"foot_posture_index": 2.5}, "foot_posture_index = 2.5 is not a whole number"),
+        ({"foot_posture_index": {"left": 3, "middle": 1}}, "foot_posture_index has unknown key(s) 'middle'"),
+        (
+            {"rcsp_deg": "4 sideways"},
+            "rcsp_deg = '4 sideways' is not a number (or '4 inverted' / '4 everted')",
+        ),
+        (
+            {"navicular_drop_mm": {"right": 40}},
+            "navicular_drop_mm.right = 40 is out of range (allowed 0 to 30 mm)",
+        ),
+        ({"forefoot_deg": True}, "forefoot_deg = true is not a number"),
+        (
+            {"leg_length_difference": {"mm": 9}},
+            "leg_length_difference.mm = 9 needs short_side: left or right",
+        ),
+        (
+            {"leg_length_difference": {"mm": -1, "short_side": "left"}},
+            "leg_length_difference.mm = -1 is out of range (allowed 0 to 60 mm)",
+        ),
+        ({"conditions": ["lld"]}, "condition leg_length_difference needs the measurement"),
+        ({"conditon": ["bunion"]}, "unknown key 'conditon' (did you mean 'conditions'?)"),
+        (
+            {"shoe": {"type": "boot"}},
+            "shoe.type = 'boot' is not allowed (allowed: athletic, casual, dress, work)",
+        ),
+        ({"shoe": {"drop": 3}}, "unknown key 'shoe.drop' (did you mean 'shoe.drop_mm'?)"),
+        ({"shoe": {"drop_mm": 50}}, "shoe.drop_mm = 50 is out of range (allowed 0 to 40 mm)"),
+        ({"body_mass_kg": True}, "body_mass_kg = true is not a number"),
+        ({"body_mass_kg": 300}, "body_mass_kg = 300 is out of range (allowed 20 to 250 kg)"),
+        ({"activity": "daily"}, "activity = 'daily' is not allowed (allowed: low, moderate, high, sport)"),
+        ({"prescription": 3}, "prescription = 3 must be a mapping"),
+    ],
+)
 def test_problems_are_one_line_and_name_the_key(data, expected):
     assert expected in problem(data)
 

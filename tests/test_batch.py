@@ -21,8 +21,16 @@ REPO = Path(__file__).resolve().parents[1]
 SCANS = REPO / "foot_scans"
 TEMPLATES = REPO / "templates"
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "foot_scans"
-COLUMNS = ["order_id", "patient_ref", "left_scan", "right_scan", "prescription", "overrides", "quantity",
-           "formats"]
+COLUMNS = [
+    "order_id",
+    "patient_ref",
+    "left_scan",
+    "right_scan",
+    "prescription",
+    "overrides",
+    "quantity",
+    "formats",
+]
 #: overrides for a quick device (three-quarter length, no pad, no skive, no label)
 FAST = "template=dress;length=three_quarter;met_pad=false;medial_heel_skive_mm=0;heel_cup_depth_mm=9;label="
 CLI = [sys.executable, "-c", "from orthogen.cli.app import main; main()"]
@@ -58,16 +66,36 @@ def real_rows() -> list[dict]:
     rx = str(TEMPLATES / "example_rx.yaml")
     base = {"patient_ref": "REAL", "prescription": rx, "quantity": "1", "formats": "stl"}
     return [
-        {**base, "order_id": "R-aetrex", "left_scan": str(REAL / "aetrex/dupontgu_left.stl"),
-         "overrides": "shoe_size=null;met_pad=false"},
-        {**base, "order_id": "R-techmed", "right_scan": str(REAL / "techmed3d/verdier_right_plantar.obj"),
-         "overrides": "shoe_size=null"},
-        {**base, "order_id": "R-foambox", "left_scan": str(REAL / "foambox/seraph_a_left.ply"),
-         "overrides": "shoe_size=null;template=sport"},
-        {**base, "order_id": "R-imprint", "left_scan": str(REAL / "imprint/polycron_left.ply"),
-         "overrides": "shoe_size=null;foot_length_mm=245"},
-        {**base, "order_id": "R-phone", "right_scan": str(REAL / "phone/kotak_mobile1.stl"),
-         "overrides": "shoe_size=null;met_pad=false"},
+        {
+            **base,
+            "order_id": "R-aetrex",
+            "left_scan": str(REAL / "aetrex/dupontgu_left.stl"),
+            "overrides": "shoe_size=null;met_pad=false",
+        },
+        {
+            **base,
+            "order_id": "R-techmed",
+            "right_scan": str(REAL / "techmed3d/verdier_right_plantar.obj"),
+            "overrides": "shoe_size=null",
+        },
+        {
+            **base,
+            "order_id": "R-foambox",
+            "left_scan": str(REAL / "foambox/seraph_a_left.ply"),
+            "overrides": "shoe_size=null;template=sport",
+        },
+        {
+            **base,
+            "order_id": "R-imprint",
+            "left_scan": str(REAL / "imprint/polycron_left.ply"),
+            "overrides": "shoe_size=null;foot_length_mm=245",
+        },
+        {
+            **base,
+            "order_id": "R-phone",
+            "right_scan": str(REAL / "phone/kotak_mobile1.stl"),
+            "overrides": "shoe_size=null;met_pad=false",
+        },
     ]
 
 
@@ -212,10 +240,18 @@ def test_real_scan_orders_are_valid(tmp_path):
 
 
 def test_manifest_detects_changes_and_force_redoes(tmp_path):
-    orders = write_orders(tmp_path / "orders.csv", [{
-        "order_id": "F-1", "patient_ref": "P", "left_scan": str(SCANS / "synth_left_full_foot.stl"),
-        "prescription": str(TEMPLATES / "example_rx.yaml"), "overrides": FAST,
-    }])
+    orders = write_orders(
+        tmp_path / "orders.csv",
+        [
+            {
+                "order_id": "F-1",
+                "patient_ref": "P",
+                "left_scan": str(SCANS / "synth_left_full_foot.stl"),
+                "prescription": str(TEMPLATES / "example_rx.yaml"),
+                "overrides": FAST,
+            }
+        ],
+    )
     out = tmp_path / "out"
     assert run_batch(orders, out, workers=1)["orders"][0]["status"] == "done"
     order = parse_orders(orders)[0]
@@ -244,8 +280,15 @@ def _kill_orders(tmp_path: Path, n: int) -> Path:
     for i in range(n):
         scan = scans[i % 3]
         column = "left_scan" if "left" in scan else "right_scan"
-        rows.append({"order_id": f"K-{i}", "patient_ref": "P", "prescription": rx, "overrides": FAST,
-                     column: str(SCANS / scan)})
+        rows.append(
+            {
+                "order_id": f"K-{i}",
+                "patient_ref": "P",
+                "prescription": rx,
+                "overrides": FAST,
+                column: str(SCANS / scan),
+            }
+        )
     return write_orders(tmp_path / "orders.csv", rows)
 
 
@@ -266,8 +309,9 @@ def _wait_for(predicate, timeout: float, proc: subprocess.Popen) -> None:
 
 def test_kill_batch_and_resume(tmp_path):
     orders, out = _kill_orders(tmp_path, 5), tmp_path / "out"
-    proc = subprocess.Popen(_batch_cmd(orders, out), start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        _batch_cmd(orders, out), start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     _wait_for(lambda: any(out.glob(f"*/{MANIFEST}")), 120, proc)
     os.killpg(proc.pid, signal.SIGKILL)  # the batch and its workers, mid-run
     proc.wait()
@@ -319,8 +363,13 @@ def _cpu(proc) -> float:
 def test_killed_worker_orders_are_retried(tmp_path):
     pytest.importorskip("psutil", reason="psutil finds the worker processes")
     orders, out = _kill_orders(tmp_path, 6), tmp_path / "out"
-    proc = subprocess.Popen(_batch_cmd(orders, out), start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        _batch_cmd(orders, out),
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     busy: list = []
 
     def a_worker_is_busy() -> bool:  # at work on its first order: a design is ~0.6 s of CPU
@@ -342,13 +391,27 @@ def test_dask_executor(tmp_path):
     distributed = pytest.importorskip("dask.distributed")
     (tmp_path / "bad.obj").write_text("v 0 0 0\nf 1 1 1\n")
     rx = str(TEMPLATES / "example_rx.yaml")
-    orders = write_orders(tmp_path / "orders.csv", [
-        {"order_id": "D-1", "patient_ref": "P", "left_scan": str(SCANS / "synth_left_full_foot.stl"),
-         "prescription": rx, "overrides": FAST},
-        {"order_id": "D-2", "patient_ref": "P", "left_scan": str(tmp_path / "bad.obj"), "prescription": rx},
-    ])
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster:
+    orders = write_orders(
+        tmp_path / "orders.csv",
+        [
+            {
+                "order_id": "D-1",
+                "patient_ref": "P",
+                "left_scan": str(SCANS / "synth_left_full_foot.stl"),
+                "prescription": rx,
+                "overrides": FAST,
+            },
+            {
+                "order_id": "D-2",
+                "patient_ref": "P",
+                "left_scan": str(tmp_path / "bad.obj"),
+                "prescription": rx,
+            },
+        ],
+    )
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
         summary = run_batch(orders, tmp_path / "out", executor="dask", scheduler=cluster.scheduler_address)
     res = by_id(summary)
     assert res["D-1"]["status"] == "done", res["D-1"]["reason"]
@@ -367,8 +430,9 @@ def test_worker_threads_capped_at_one(monkeypatch):
     with one_thread_env():
         assert all(os.environ[k] == "1" for k in THREAD_VARS)
     assert os.environ["OMP_NUM_THREADS"] == "4"  # restored
-    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                             initargs=(os.getpid(),)) as pool:
+    with ProcessPoolExecutor(
+        1, mp_context=mp.get_context("spawn"), initializer=_init_worker, initargs=(os.getpid(),)
+    ) as pool:
         assert [pool.submit(os.getenv, k).result() for k in THREAD_VARS] == ["1", "1", "1"]
 
 

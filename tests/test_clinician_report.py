@@ -19,8 +19,14 @@ from orthogen.rx.load import load_prescription
 REPO = Path(__file__).resolve().parents[1]
 SCANS = REPO / "foot_scans"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ORDER = {"order_id": "R-77", "patient_ref": "PAT <b>&amp; 'x'", "quantity": 2, "notes": "right leg short",
-         "prescription": "example_rx.yaml", "overrides": ["left.heel_lift_mm=3", "right.heel_lift_mm=9"]}
+ORDER = {
+    "order_id": "R-77",
+    "patient_ref": "PAT <b>&amp; 'x'",
+    "quantity": 2,
+    "notes": "right leg short",
+    "prescription": "example_rx.yaml",
+    "overrides": ["left.heel_lift_mm=3", "right.heel_lift_mm=9"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -95,10 +101,21 @@ def test_report_renders_in_headless_chromium(pair_html, tmp_path):
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (apt-get update && apt-get install -y chromium)")
     shot = tmp_path / "report.png"
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1200,1800",
-           f"file://{pair_html}"]
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--screenshot={shot}",
+        "--window-size=1200,1800",
+        f"file://{pair_html}",
+    ]
     subprocess.run(cmd, capture_output=True, timeout=120, check=False)
     assert shot.is_file(), "chromium wrote no screenshot"
     from matplotlib.image import imread

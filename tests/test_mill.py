@@ -31,9 +31,12 @@ COARSE = MillOptions(scallop_mm=0.5, sim_cell_mm=0.4)
 
 def fake_design(mesh: trimesh.Trimesh, construction: str = "full_contact", side: str = "left"):
     """The fields of a Design that milling a device reads, for a synthetic solid (bottom at z = 0)."""
-    return SimpleNamespace(foot=SimpleNamespace(path="synthetic.stl", side=side),
-                           prescription=SimpleNamespace(construction=construction),
-                           vertices=np.asarray(mesh.vertices, float), faces=np.asarray(mesh.faces))
+    return SimpleNamespace(
+        foot=SimpleNamespace(path="synthetic.stl", side=side),
+        prescription=SimpleNamespace(construction=construction),
+        vertices=np.asarray(mesh.vertices, float),
+        faces=np.asarray(mesh.faces),
+    )
 
 
 def block(size=(60.0, 40.0, 10.0)) -> trimesh.Trimesh:
@@ -69,9 +72,11 @@ def test_swept_tool_envelopes_are_exact():
     assert np.isinf(z[2])  # beyond the end sphere
     rising = np.tile([10.0, 0.0, 10.0], (1, 1))
     assert _ball_envelope(a[:1], rising, 3.0, np.array([5.0]), np.array([0.0]))[0] == pytest.approx(
-        5 + 3 - 3 * np.sqrt(2))  # the capsule's cylinder, not a sphere
-    flat = _flat_envelope(a, np.tile([10.0, 0.0, 10.0], (3, 1)), 3.0, np.array([5.0, -2.0, 14.0]),
-                          np.array([2.0, 0.0, 0.0]))
+        5 + 3 - 3 * np.sqrt(2)
+    )  # the capsule's cylinder, not a sphere
+    flat = _flat_envelope(
+        a, np.tile([10.0, 0.0, 10.0], (3, 1)), 3.0, np.array([5.0, -2.0, 14.0]), np.array([2.0, 0.0, 0.0])
+    )
     assert flat[:2] == pytest.approx([5 - np.sqrt(5), 0.0]) and np.isinf(flat[2])
 
 
@@ -102,8 +107,12 @@ def test_program_is_read_back_and_cut_exactly():
     # a 6 mm flat mill from (10, 10) to (30, 10) at z -2: a slot with round ends, exactly
     d = np.where(X < 10, np.hypot(X - 10, Y - 10), np.where(X > 30, np.hypot(X - 30, Y - 10), abs(Y - 10)))
     assert np.all(surface[d <= 3.0 - 1e-9] == -2.0) and np.all(surface[d > 3.0 + 1e-9] == 0.0)
-    assert counts == {"rapid_cuts": 0, "rapid_cut_depth_mm": 0.0, "cuts_without_tool": 0,
-                      "cuts_with_spindle_off": 0}
+    assert counts == {
+        "rapid_cuts": 0,
+        "rapid_cut_depth_mm": 0.0,
+        "cuts_without_tool": 0,
+        "cuts_with_spindle_off": 0,
+    }
     t = machining_time(prog, 5000.0, 2000.0, 20.0)
     assert t["cutting_min"] == pytest.approx(7 / 500 + 20 / 1000)
     assert t["tool_change_min"] == pytest.approx(20 / 60) and t["dwell_min"] == pytest.approx(3 / 60)
@@ -149,10 +158,16 @@ def test_simulation_split_over_a_helper_is_exact_rapids_included():
     assert two[2]["rapid_cut_depth_mm"] == pytest.approx(0.5)
 
 
-@pytest.mark.parametrize("line, problem", [
-    ("G2 X1 Y1 I1 J0", "not supported"), ("G20", "not supported"), ("G91", "not supported"),
-    ("X10 Y10", "not fully understood"), ("G43 H7", "not the loaded tool"),
-])
+@pytest.mark.parametrize(
+    "line, problem",
+    [
+        ("G2 X1 Y1 I1 J0", "not supported"),
+        ("G20", "not supported"),
+        ("G91", "not supported"),
+        ("X10 Y10", "not fully understood"),
+        ("G43 H7", "not the loaded tool"),
+    ],
+)
 def test_unsupported_or_unparsed_lines_are_refused_naming_the_line(line, problem):
     text = PROGRAM.replace("M5\n", f"{line}\nM5\n")
     with pytest.raises(OrthogenError, match=problem) as err:
@@ -206,7 +221,8 @@ def test_footprint_of_a_block_and_an_undercut_is_refused():
 
 def test_shell_is_refused_from_above_and_its_positive_is_milled(sample_design):
     shell = dataclasses.replace(
-        sample_design, prescription=sample_design.prescription.model_copy(update={"construction": "shell"}))
+        sample_design, prescription=sample_design.prescription.model_copy(update={"construction": "shell"})
+    )
     with pytest.raises(GeometryError, match=r"shell is hollow underneath .* positive"):
         part_for(shell, "s", "device")
     pos = part_for(shell, "s")
@@ -293,16 +309,20 @@ def test_lines_are_added_where_the_raster_leaves_too_much(monkeypatch):
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "orthogen", *map(str, args)], capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "orthogen", *map(str, args)], capture_output=True, text=True, timeout=300
+    )
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--machine", "haas"], "unknown machine 'haas'"),
-    (["--set", "finish_tool=ball_7"], "unknown tool 'ball_7'"),
-    (["--blank", "eva_300x120x25", "--set", "heel_lift_mm=12"], "too small"),
-    (["--set", "construction=shell", "--set", "part=device"], "cannot be milled from above"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--machine", "haas"], "unknown machine 'haas'"),
+        (["--set", "finish_tool=ball_7"], "unknown tool 'ball_7'"),
+        (["--blank", "eva_300x120x25", "--set", "heel_lift_mm=12"], "too small"),
+        (["--set", "construction=shell", "--set", "part=device"], "cannot be milled from above"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, args, fragment):
     out = tmp_path / "out"
     proc = run("mill", SAMPLE, *args, "-o", out)
@@ -316,8 +336,12 @@ def test_mill_command_mills_a_shells_positive(tmp_path):
     proc = run("mill", SAMPLE, *fast, "--set", "construction=shell", "--machine", "linuxcnc", "-o", tmp_path)
     assert proc.returncode == 0, proc.stderr
     stem = SAMPLE.stem
-    assert {p.name for p in tmp_path.iterdir()} == {f"{stem}.nc", f"{stem}.mill.json", f"{stem}.mill.stl",
-                                                      f"{stem}.mill.png"}
+    assert {p.name for p in tmp_path.iterdir()} == {
+        f"{stem}.nc",
+        f"{stem}.mill.json",
+        f"{stem}.mill.stl",
+        f"{stem}.mill.png",
+    }
     report = json.loads((tmp_path / f"{stem}.mill.json").read_text())
     assert report["parts"][0]["kind"] == "positive" and report["blank"]["material"] == "pu_foam"
     assert report["machine"]["dialect"] == "linuxcnc" and report["simulation"]["within_tolerance"]
@@ -331,9 +355,11 @@ def test_order_file_with_formats_nc_mills_the_order(tmp_path, monkeypatch):
 
     monkeypatch.setattr(mill_job, "BATCH_OPTIONS", COARSE)
     orders = tmp_path / "orders.csv"
-    orders.write_text("order_id,patient_ref,left_scan,prescription,overrides,formats\n"
-                      f"A-1,P-1,{SAMPLE},{BUNDLED_SCANS.parent / 'templates' / 'example_rx.yaml'},"
-                      "label=,stl;nc\n")
+    orders.write_text(
+        "order_id,patient_ref,left_scan,prescription,overrides,formats\n"
+        f"A-1,P-1,{SAMPLE},{BUNDLED_SCANS.parent / 'templates' / 'example_rx.yaml'},"
+        "label=,stl;nc\n"
+    )
     [order], problems, _ = check_orders(orders)
     assert not problems
     (tmp_path / "out").mkdir()  # the batch makes its output folder before the orders

@@ -45,8 +45,23 @@ def lab(tmp_path: Path) -> Path:
     return tmp_path
 
 
-DANGEROUS = ["../evil", "a/b", "a\\b", "/abs", ".hidden", "", "  ", "x" * (MAX_ID_CHARS + 1), "bad\x07id",
-             "tab\tid", "C:evil", "a..b", "CON", "summary.csv", "trail."]
+DANGEROUS = [
+    "../evil",
+    "a/b",
+    "a\\b",
+    "/abs",
+    ".hidden",
+    "",
+    "  ",
+    "x" * (MAX_ID_CHARS + 1),
+    "bad\x07id",
+    "tab\tid",
+    "C:evil",
+    "a..b",
+    "CON",
+    "summary.csv",
+    "trail.",
+]
 
 
 @pytest.mark.parametrize("oid", DANGEROUS)
@@ -66,7 +81,10 @@ def test_split_overrides_forms():
     assert common == ["heel_lift_mm=2"] and problems == []
     assert sides == {"left": ["heel_lift_mm=3"], "right": ["met_pad.height_mm=6"]}
     assert split_overrides({"left": {"heel_lift_mm": 3}, "met_pad": False, "label": "A 1"}) == (
-        ["met_pad=false", "label=A 1"], {"left": ["heel_lift_mm=3"]}, [])
+        ["met_pad=false", "label=A 1"],
+        {"left": ["heel_lift_mm=3"]},
+        [],
+    )
     assert split_overrides(["top_cover_mm=1", "right.heel_lift_mm=4"])[1] == {"right": ["heel_lift_mm=4"]}
     _, _, problems = split_overrides("heel_lift_mm 3;side=left;left.side=right")
     assert len(problems) == 3 and "not key=value" in problems[0] and "column" in problems[1]
@@ -102,7 +120,8 @@ def test_row_problems_stay_with_their_order(lab):
     assert any("quantity = '0'" in p for p in a1.problems) and any("obj" in p for p in a1.problems)
     assert a2.problems == ("order_id is empty",)
     assert {"patient_ref", "no scan", "prescription", "right.*"} <= {
-        k for p in a3.problems for k in ("patient_ref", "no scan", "prescription", "right.*") if k in p}
+        k for p in a3.problems for k in ("patient_ref", "no scan", "prescription", "right.*") if k in p
+    }
     assert a4.problems == () and a4.row == "line 7"
 
 
@@ -117,7 +136,7 @@ def test_file_level_problems_raise_one_line(lab):
     bad_col.write_text("order_id,patient,left_scan\nA,P,x.stl\n")
     with pytest.raises(PrescriptionError, match="did you mean 'patient_ref'"):
         parse_orders(bad_col)
-    (lab / "o.json").write_text("[{\"order_id\": 1,}]")
+    (lab / "o.json").write_text('[{"order_id": 1,}]')
     with pytest.raises(PrescriptionError, match="JSON syntax error at line 1"):
         parse_orders(lab / "o.json")
     with pytest.raises(PrescriptionError, match="unsupported order file type"):
@@ -128,9 +147,22 @@ def test_file_level_problems_raise_one_line(lab):
 
 def test_json_order_file(lab):
     path = lab / "o.json"
-    path.write_text(json.dumps([{"order_id": 1042, "patient_ref": "P", "left_scan": "scans/left.stl",
-                                 "prescription": "rx.yaml", "overrides": {"left": {"heel_lift_mm": 4}},
-                                 "formats": ["3mf"], "quantity": 3, "colour": "red"}]))
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "order_id": 1042,
+                    "patient_ref": "P",
+                    "left_scan": "scans/left.stl",
+                    "prescription": "rx.yaml",
+                    "overrides": {"left": {"heel_lift_mm": 4}},
+                    "formats": ["3mf"],
+                    "quantity": 3,
+                    "colour": "red",
+                }
+            ]
+        )
+    )
     (order,) = parse_orders(path)
     assert order.order_id == "1042" and order.formats == ("3mf",) and order.quantity == 3
     assert order.side_overrides == {"left": ("heel_lift_mm=4",)} and order.row == "order #1"
@@ -140,6 +172,7 @@ def test_json_order_file(lab):
 def test_samples_are_equivalent_and_valid():
     csv_orders = parse_orders(TEMPLATES / "sample_orders.csv")
     json_orders = parse_orders(TEMPLATES / "sample_orders.json")
+
     def strip(orders):
         return [{k: v for k, v in o.to_dict().items() if k not in ("source", "row")} for o in orders]
 
@@ -153,10 +186,13 @@ def test_samples_are_equivalent_and_valid():
 
 def test_validate_order_file_reports_every_problem(lab):
     path = lab / "o.csv"
-    path.write_text(HEADER + "A-1,P,scans/missing.stl,,rx.yaml,heel_lift_mm=20,,\n"
-                    + "A-2,P,scans/left.xyz,,rx.yaml,,,\n"
-                    + "../evil,P,scans/left.stl,,rx.yaml,left.heel_lift_mm=3;right.heel_lift_mm=abc,,\n"
-                    + "A-4,P,scans/left.stl,,rx.yaml,,,\n")
+    path.write_text(
+        HEADER
+        + "A-1,P,scans/missing.stl,,rx.yaml,heel_lift_mm=20,,\n"
+        + "A-2,P,scans/left.xyz,,rx.yaml,,,\n"
+        + "../evil,P,scans/left.stl,,rx.yaml,left.heel_lift_mm=3;right.heel_lift_mm=abc,,\n"
+        + "A-4,P,scans/left.stl,,rx.yaml,,,\n"
+    )
     r = run("validate", path)
     assert r.exit_code == 2
     errors = [ln for ln in lines(r.output) if ln.startswith("orthogen: error:")]
@@ -220,8 +256,11 @@ def test_batch_command_errors(tmp_path):
 def test_batch_command_runs_and_reports_failures(tmp_path):
     (tmp_path / "bad.stl").write_bytes(b"solid x\nendsolid x\n")
     path = tmp_path / "o.csv"
-    path.write_text(HEADER + f"X-1,P,bad.stl,,{TEMPLATES / 'example_rx.yaml'},,,\n"
-                    + f"../x,P,bad.stl,,{TEMPLATES / 'example_rx.yaml'},,,\n")
+    path.write_text(
+        HEADER
+        + f"X-1,P,bad.stl,,{TEMPLATES / 'example_rx.yaml'},,,\n"
+        + f"../x,P,bad.stl,,{TEMPLATES / 'example_rx.yaml'},,,\n"
+    )
     r = run("batch", path, "-o", tmp_path / "out", "--workers", "1")
     assert r.exit_code == 1
     assert "2 orders: 0 done, 0 skipped, 2 failed" in r.output
@@ -230,10 +269,13 @@ def test_batch_command_runs_and_reports_failures(tmp_path):
 
 
 # ----------------------------------------------------------------------------- hardening (issue 13)
-@pytest.mark.parametrize("header", [
-    "order_id,patient_ref,left_scan,left_scan,prescription\n",
-    "order_id,patient_ref,left_scan,Left Scan,prescription\n",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "order_id,patient_ref,left_scan,left_scan,prescription\n",
+        "order_id,patient_ref,left_scan,Left Scan,prescription\n",
+    ],
+)
 def test_a_column_given_twice_is_refused(lab, header):
     """Was: accepted, and the last one silently won."""
     path = lab / "o.csv"
@@ -244,8 +286,19 @@ def test_a_column_given_twice_is_refused(lab, header):
 
 def test_json_keys_that_mean_the_same_column_are_refused(lab):
     path = lab / "o.json"
-    path.write_text(json.dumps([{"order_id": "A-1", "patient_ref": "P", "left_scan": "scans/left.stl",
-                                 "Left-Scan": "scans/other.stl", "prescription": "rx.yaml"}]))
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "order_id": "A-1",
+                    "patient_ref": "P",
+                    "left_scan": "scans/left.stl",
+                    "Left-Scan": "scans/other.stl",
+                    "prescription": "rx.yaml",
+                }
+            ]
+        )
+    )
     (order,) = parse_orders(path)
     assert any("key 'left_scan' is given 2 times" in p for p in order.problems)
 
@@ -263,7 +316,9 @@ def test_unicode_line_separators_inside_a_cell_do_not_split_an_order(lab, sep):
 def test_required_column_missing_is_one_file_problem(lab):
     """Was: every row reported "patient_ref is empty" and the batch exited 1."""
     path = lab / "o.csv"
-    path.write_text("order_id,left_scan,prescription\nA-1,scans/left.stl,rx.yaml\nA-2,scans/left.stl,rx.yaml\n")
+    path.write_text(
+        "order_id,left_scan,prescription\nA-1,scans/left.stl,rx.yaml\nA-2,scans/left.stl,rx.yaml\n"
+    )
     with pytest.raises(PrescriptionError, match=r"column patient_ref is missing \(columns: order_id, "):
         parse_orders(path)
     r = run("batch", path, "-o", lab / "out", "-q")
@@ -275,12 +330,15 @@ def test_required_column_missing_is_one_file_problem(lab):
         parse_orders(js)
 
 
-@pytest.mark.parametrize(("oid", "why"), [
-    ("\U0001F9B6" * 62, "is 248 bytes long in UTF-8"),
-    ("A-1\u202egnp.exe", "invisible character U+202E (RIGHT-TO-LEFT OVERRIDE)"),
-    ("A\u200b-1", "invisible character U+200B (ZERO WIDTH SPACE)"),
-    ("Mu\u0308ller-7", "is not in Unicode NFC form"),
-])
+@pytest.mark.parametrize(
+    ("oid", "why"),
+    [
+        ("\U0001f9b6" * 62, "is 248 bytes long in UTF-8"),
+        ("A-1\u202egnp.exe", "invisible character U+202E (RIGHT-TO-LEFT OVERRIDE)"),
+        ("A\u200b-1", "invisible character U+200B (ZERO WIDTH SPACE)"),
+        ("Mu\u0308ller-7", "is not in Unicode NFC form"),
+    ],
+)
 def test_ids_that_break_file_names_or_look_like_others_are_refused(oid, why):
     """Was: 62-64 emoji passed validate and failed the batch with "File name too long"; bidi overrides,
     zero-width characters and NFD twins of NFC ids were accepted."""

@@ -71,17 +71,24 @@ def test_prescribe_with_a_scan_joins_its_findings_and_names_the_foot(tmp_path):
 def test_prescribe_to_stdout_with_values_set_by_hand():
     result = prescribe(COMBINED, "--set", "heel_cup_depth_mm=16")
     assert result.exit_code == 0
-    assert ("# clinician's choice (the rules would give 14: pronated_cup)\nheel_cup_depth_mm: 16\n"
-            in result.stdout)
+    assert (
+        "# clinician's choice (the rules would give 14: pronated_cup)\nheel_cup_depth_mm: 16\n"
+        in result.stdout
+    )
     assert "set by hand: heel_cup_depth_mm=16" in result.stdout
 
 
-@pytest.mark.parametrize(("args", "fragments"), [
-    (["missing.yaml"], ["missing.yaml: file not found"]),
-    ([EXAMPLES / "overpronation.yaml", "--set", "heel_cup_depth_mm=100"],
-     ["heel_cup_depth_mm = 100 is out of range"]),
-    ([REPO / "templates" / "example_rx.yaml"], ["unknown key 'template'"]),
-])
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["missing.yaml"], ["missing.yaml: file not found"]),
+        (
+            [EXAMPLES / "overpronation.yaml", "--set", "heel_cup_depth_mm=100"],
+            ["heel_cup_depth_mm = 100 is out of range"],
+        ),
+        ([REPO / "templates" / "example_rx.yaml"], ["unknown key 'template'"]),
+    ],
+)
 def test_prescribe_bad_input_is_one_line(args, fragments):
     result = prescribe(*args)
     assert result.exit_code == 2
@@ -120,8 +127,9 @@ def test_every_generated_prescription_designs_on_a_synthetic_foot(name, synth_fo
 
 
 def test_design_with_an_assessment_writes_why_into_the_report(tmp_path):
-    result = runner.invoke(app, ["design", str(SAMPLE), "--assessment", str(COMBINED), "-o", str(tmp_path),
-                                 "--no-preview"])
+    result = runner.invoke(
+        app, ["design", str(SAMPLE), "--assessment", str(COMBINED), "-o", str(tmp_path), "--no-preview"]
+    )
     assert result.exit_code == 0, result.stderr
     report = json.loads((tmp_path / "synth_left_full_foot.json").read_text(encoding="utf-8"))
     assert report["prescription"]["heel_lift_mm"] == 6 and report["prescription"]["side"] == "left"
@@ -133,15 +141,17 @@ def test_design_with_an_assessment_writes_why_into_the_report(tmp_path):
 
 def test_design_reads_an_assessment_section_of_a_prescription(tmp_path):
     rx = tmp_path / "rx.yaml"
-    rx.write_text("length: sulcus\nassessment:\n  conditions: [metatarsalgia]\n  body_mass_kg: 100\n",
-                  encoding="utf-8")
+    rx.write_text(
+        "length: sulcus\nassessment:\n  conditions: [metatarsalgia]\n  body_mass_kg: 100\n", encoding="utf-8"
+    )
     result = runner.invoke(app, ["design", str(SAMPLE), "--rx", str(rx), "-o", str(tmp_path), "--no-preview"])
     assert result.exit_code == 0, result.stderr
     applied = json.loads((tmp_path / "synth_left_full_foot.json").read_text(encoding="utf-8"))["prescription"]
     assert applied["length"] == "sulcus" and applied["shell_thickness_mm"] == 4.5
     assert applied["met_pad"]["height_mm"] == 5
-    result = runner.invoke(app, ["design", str(SAMPLE), "--rx", str(rx), "--assessment", str(COMBINED),
-                                 "-o", str(tmp_path)])
+    result = runner.invoke(
+        app, ["design", str(SAMPLE), "--rx", str(rx), "--assessment", str(COMBINED), "-o", str(tmp_path)]
+    )
     assert result.exit_code == 2 and "give it once" in result.stderr
 
 
@@ -150,8 +160,10 @@ def test_validate_and_orders_with_an_assessment_column(tmp_path, synth_foot):
     from orthogen.lab.orders import check_orders, order_prescriptions, order_why
 
     orders = tmp_path / "orders.csv"
-    orders.write_text("order_id,patient_ref,left_scan,assessment,overrides\n"
-                      f"A-1,P-1,{SAMPLE},{COMBINED},top_cover_mm=1\n", encoding="utf-8")
+    orders.write_text(
+        f"order_id,patient_ref,left_scan,assessment,overrides\nA-1,P-1,{SAMPLE},{COMBINED},top_cover_mm=1\n",
+        encoding="utf-8",
+    )
     parsed, problems, _ = check_orders(orders)
     assert problems == []
     rx = order_prescriptions(parsed[0])[0]["left"]
@@ -163,13 +175,19 @@ def test_validate_and_orders_with_an_assessment_column(tmp_path, synth_foot):
     assert "<h2>Why this device</h2>" in html
     assert "leg-length difference 9 mm, left leg short (blocks); low back pain" in html
     assert "heel_lift_mm = 6, heel_lift_side = left" in html and "rannisto2019" in html
-    proc = subprocess.run([sys.executable, "-m", "orthogen", "validate", str(COMBINED)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "orthogen", "validate", str(COMBINED)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0 and "valid assessment, prescription (template standard)" in proc.stdout
 
 
-@pytest.mark.parametrize(("scan", "foot_length"), [("aetrex/dupontgu_left.stl", None),
-                                                   ("techmed3d/verdier_right_plantar.obj", None)])
+@pytest.mark.parametrize(
+    ("scan", "foot_length"),
+    [("aetrex/dupontgu_left.stl", None), ("techmed3d/verdier_right_plantar.obj", None)],
+)
 def test_real_scans_join_the_findings_and_design(scan, foot_length):
     foot = measure_scan(real_scan(scan), MeasureOptions(foot_length_mm=foot_length))
     rx, d = load_with_assessment(None, (), EXAMPLES / "knee_pain.yaml", scan=foot.report(), side=foot.side)
@@ -195,13 +213,24 @@ def test_json_orders_may_carry_the_assessment_inline(tmp_path):
 
     orders = tmp_path / "orders.json"
     good = {"conditions": ["metatarsalgia"], "shoe": {"type": "athletic"}}
-    orders.write_text(json.dumps([
-        {"order_id": "J-1", "patient_ref": "P", "left_scan": str(SAMPLE), "assessment": good},
-        {"order_id": "J-2", "patient_ref": "P", "left_scan": str(SAMPLE),
-         "assessment": {"foot_posture_index": 40}},
-    ]), encoding="utf-8")
+    orders.write_text(
+        json.dumps(
+            [
+                {"order_id": "J-1", "patient_ref": "P", "left_scan": str(SAMPLE), "assessment": good},
+                {
+                    "order_id": "J-2",
+                    "patient_ref": "P",
+                    "left_scan": str(SAMPLE),
+                    "assessment": {"foot_posture_index": 40},
+                },
+            ]
+        ),
+        encoding="utf-8",
+    )
     parsed, problems, _ = check_orders(orders)
     rx = order_prescriptions(parsed[0])[0]["left"]
     assert (rx.template, rx.met_pad is not None, rx.side) == ("sport", True, "left")
-    assert problems == [f"{orders} order #2 (order 'J-2'): assessment: foot_posture_index = 40 is out of "
-                        "range (allowed -12 to 12)"]
+    assert problems == [
+        f"{orders} order #2 (order 'J-2'): assessment: foot_posture_index = 40 is out of "
+        "range (allowed -12 to 12)"
+    ]

@@ -432,8 +432,14 @@ def test_shipped_sample_matches_its_truth(name: str) -> None:
 # ----------------------------------------------------------------------------- tilt, varus, toe spring
 @pytest.mark.parametrize(
     "kwargs",
-    [{"heel_tilt_deg": 21}, {"heel_tilt_deg": -25}, {"forefoot_varus_deg": 16}, {"toe_raise_mm": -1},
-     {"toe_raise_mm": 26}, {"heel_tilt_deg": float("nan")}],
+    [
+        {"heel_tilt_deg": 21},
+        {"heel_tilt_deg": -25},
+        {"forefoot_varus_deg": 16},
+        {"toe_raise_mm": -1},
+        {"toe_raise_mm": 26},
+        {"heel_tilt_deg": float("nan")},
+    ],
 )
 def test_new_parameters_validated(kwargs: dict) -> None:
     with pytest.raises(ValueError):
@@ -460,7 +466,9 @@ def test_heel_tilt_and_forefoot_varus_are_exact(side: str, tilt: float, varus: f
     # the ball between the arch's end (0.68 L) and the sulcus: the forefoot's angle
     assert frontal_slope(fs, 0.69 * L, ms) == pytest.approx(np.tan(np.radians(tilt + varus)), abs=1e-9)
     assert fs.frontal_angles == {
-        "heel_seat_deg": tilt, "forefoot_deg": tilt + varus, "forefoot_to_rearfoot_deg": varus,
+        "heel_seat_deg": tilt,
+        "forefoot_deg": tilt + varus,
+        "forefoot_to_rearfoot_deg": varus,
     }
     # the sole still rests on the floor and the full foot stays a closed solid above it
     x, y = np.meshgrid(np.linspace(0, L, 200), np.linspace(-60, 60, 100), indexing="ij")

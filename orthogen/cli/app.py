@@ -56,8 +56,9 @@ class OneLineErrors(TyperGroup):
     def get_command(self, ctx, cmd_name):  # type: ignore[override]
         cmd = super().get_command(ctx, cmd_name)
         if cmd is not None and not issubclass(cmd.context_class, _PlainHelpContext):
-            cmd.context_class = type("PlainHelp" + cmd.context_class.__name__,
-                                     (_PlainHelpContext, cmd.context_class), {})
+            cmd.context_class = type(
+                "PlainHelp" + cmd.context_class.__name__, (_PlainHelpContext, cmd.context_class), {}
+            )
         return cmd
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
@@ -190,17 +191,38 @@ def measure_cmd(
     _print_measure_table(report)
 
 
-PrinterArg = Annotated[str | None, typer.Option(
-    "--printer", help="Printer preset for the 3MF's bed and settings: mk3s (default), mk4, mini, xl.")]
-BedArg = Annotated[str | None, typer.Option(
-    "--bed", metavar="WxH", help="Printer bed in mm (e.g. 250x210, or 250x210x210 with the height).")]
-SliceArg = Annotated[bool, typer.Option(
-    "--slice", help="Slice every 3MF with PrusaSlicer's CLI: print time, filament and cost in the report.")]
-MaterialPriceArg = Annotated[float | None, typer.Option(
-    "--material-price", metavar="PER_KG", help="Material price per kg for the cost (default: the material's)."
-)]
-MachinePriceArg = Annotated[float | None, typer.Option(
-    "--machine-price", metavar="PER_H", help="Printer price per hour for the cost (default 1.5).")]
+PrinterArg = Annotated[
+    str | None,
+    typer.Option(
+        "--printer", help="Printer preset for the 3MF's bed and settings: mk3s (default), mk4, mini, xl."
+    ),
+]
+BedArg = Annotated[
+    str | None,
+    typer.Option(
+        "--bed", metavar="WxH", help="Printer bed in mm (e.g. 250x210, or 250x210x210 with the height)."
+    ),
+]
+SliceArg = Annotated[
+    bool,
+    typer.Option(
+        "--slice", help="Slice every 3MF with PrusaSlicer's CLI: print time, filament and cost in the report."
+    ),
+]
+MaterialPriceArg = Annotated[
+    float | None,
+    typer.Option(
+        "--material-price",
+        metavar="PER_KG",
+        help="Material price per kg for the cost (default: the material's).",
+    ),
+]
+MachinePriceArg = Annotated[
+    float | None,
+    typer.Option(
+        "--machine-price", metavar="PER_H", help="Printer price per hour for the cost (default 1.5)."
+    ),
+]
 
 
 def print_options(printer, bed, slice_, material_price, machine_price, plates: bool = False):

@@ -54,7 +54,8 @@ def batch_cmd(
         ExecutorOpt, typer.Option("--executor", help="local process pool, or an existing dask cluster.")
     ] = ExecutorOpt.local,
     scheduler: Annotated[
-        str | None, typer.Option("--scheduler", metavar="ADDRESS", help="dask scheduler, e.g. tcp://host:8786.")
+        str | None,
+        typer.Option("--scheduler", metavar="ADDRESS", help="dask scheduler, e.g. tcp://host:8786."),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Redo orders that are already complete.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or order lines.")] = False,
@@ -76,9 +77,13 @@ def batch_cmd(
         _fail("--scheduler needs --executor dask", 2)
     console = Console(stderr=True, highlight=False)
     progress = Progress(
-        TextColumn("orders"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("orders"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
         TextColumn("{task.description}"),
-        console=console, disable=quiet or not console.is_terminal,
+        console=console,
+        disable=quiet or not console.is_terminal,
     )
     task: list[Any] = []
 
@@ -95,9 +100,17 @@ def batch_cmd(
 
         opts = print_options(printer, bed, slice_, material_price, machine_price, plates)
         with progress:
-            return run_batch(orders, out, workers=workers, executor=executor.value, scheduler=scheduler,
-                             force=force, on_result=on_result, on_start=on_start,
-                             print_options=opts.as_dict() if opts else None)
+            return run_batch(
+                orders,
+                out,
+                workers=workers,
+                executor=executor.value,
+                scheduler=scheduler,
+                force=force,
+                on_result=on_result,
+                on_start=on_start,
+                print_options=opts.as_dict() if opts else None,
+            )
 
     from orthogen.lab.batch import BatchInterrupted
 
@@ -117,8 +130,10 @@ def batch_cmd(
     )
     plated = meta.get("plates")
     if plated:
-        typer.echo(f"{plated['objects']} devices on {len(plated['plates'])} plates ({plated['printer']}): "
-                   f"{Path(out) / 'plates'}")
+        typer.echo(
+            f"{plated['objects']} devices on {len(plated['plates'])} plates ({plated['printer']}): "
+            f"{Path(out) / 'plates'}"
+        )
         for p in plated["plates"]:
             if p.get("failed"):
                 typer.echo(f"failed: plate {p['file']}: {p['failed']}", err=True)
@@ -148,8 +163,11 @@ def validate_cmd(
         typer.echo(f"ok: {path}: valid {what} (template {checked[0][1].template})")
         return
     if suffix not in ORDER_SUFFIXES:
-        _fail(f"{path}: cannot validate a {path.suffix or 'file without extension'!r} file "
-              f"(prescriptions: {', '.join(RX_SUFFIXES)}; order files: {', '.join(ORDER_SUFFIXES)})", 2)
+        _fail(
+            f"{path}: cannot validate a {path.suffix or 'file without extension'!r} file "
+            f"(prescriptions: {', '.join(RX_SUFFIXES)}; order files: {', '.join(ORDER_SUFFIXES)})",
+            2,
+        )
     from orthogen.lab.orders import check_orders
 
     orders, problems, warnings = run_guarded(lambda: check_orders(path))
@@ -253,8 +271,11 @@ def starting_prescription(name: str) -> str:
     if values:
         lines.append("\n# --- further template defaults")
         lines += [f"{k}: {_yaml_value(v)}" for k, v in values.items() if not isinstance(v, dict)]
-        lines += [f"{k}:\n" + "".join(f"  {a}: {_yaml_value(b)}\n" for a, b in v.items())
-                  for k, v in values.items() if isinstance(v, dict)]
+        lines += [
+            f"{k}:\n" + "".join(f"  {a}: {_yaml_value(b)}\n" for a, b in v.items())
+            for k, v in values.items()
+            if isinstance(v, dict)
+        ]
     head = (
         f"# orthogen starting prescription from template '{name}' (written by `orthogen init-rx`).\n"
         f"# {' '.join(str(tpl.get('description', '')).split())}\n"

@@ -32,8 +32,14 @@ def split_mill_settings(settings: list[str]) -> tuple[dict[str, str], list[str]]
     return mill, rx
 
 
-def mill_files(scans: list[Path], rx_path: Path | None, settings: list[str], out_dir: Path,
-               machine: str, blank: str | None) -> list[dict]:
+def mill_files(
+    scans: list[Path],
+    rx_path: Path | None,
+    settings: list[str],
+    out_dir: Path,
+    machine: str,
+    blank: str | None,
+) -> list[dict]:
     """Design, mill and check; then write ``<stem>.nc``, ``.mill.json``, ``.mill.stl``, ``.mill.png``
     per blank. Returns one summary per blank."""
     from orthogen.cli.design_job import DesignRequest, design_devices
@@ -63,11 +69,16 @@ def mill_files(scans: list[Path], rx_path: Path | None, settings: list[str], out
         for name, data in files.items():
             atomic_write(out_dir / name, lambda p, data=data: p.write_bytes(data))
         s = job.cut.stats
-        results.append({
-            "nc": str(out_dir / f"{job.stem}.nc"), "blank": job.placement.blank.name,
-            "minutes": job.time["total_min"], "leftover": s["max_leftover_mm"], "gouge": s["max_gouge_mm"],
-            "warnings": job.report["warnings"],
-        })
+        results.append(
+            {
+                "nc": str(out_dir / f"{job.stem}.nc"),
+                "blank": job.placement.blank.name,
+                "minutes": job.time["total_min"],
+                "leftover": s["max_leftover_mm"],
+                "gouge": s["max_gouge_mm"],
+                "warnings": job.report["warnings"],
+            }
+        )
     return results
 
 
@@ -92,7 +103,9 @@ def mill_cmd(
         _fail(f"mill takes one or two scans, got {len(scans)}", 2)
     results = run_guarded(lambda: mill_files(scans, rx, list(set_ or []), out, machine, blank))
     for r in results:
-        typer.echo(f"{r['nc']}  ({r['blank']}, {r['minutes']:.0f} min, leftover ≤ {r['leftover']:.3f} mm, "
-                   f"gouge {r['gouge']:.3f} mm)")
+        typer.echo(
+            f"{r['nc']}  ({r['blank']}, {r['minutes']:.0f} min, leftover ≤ {r['leftover']:.3f} mm, "
+            f"gouge {r['gouge']:.3f} mm)"
+        )
         for w in r["warnings"]:
             typer.echo(f"warning: {w}", err=True)

@@ -29,9 +29,13 @@ from orthogen.cli.app import (
 
 @app.command("prescribe")
 def prescribe_cmd(
-    assessment: Annotated[Path, typer.Argument(
-        help="Assessment (.yaml/.yml/.toml/.json), or a prescription with an assessment: section.",
-        show_default=False)],
+    assessment: Annotated[
+        Path,
+        typer.Argument(
+            help="Assessment (.yaml/.yml/.toml/.json), or a prescription with an assessment: section.",
+            show_default=False,
+        ),
+    ],
     scan: Annotated[
         Path | None, typer.Argument(help="Foot scan: its measurements join the findings.")
     ] = None,
@@ -61,13 +65,17 @@ def prescribe_cmd(
             from orthogen.device.design import measure_options_from_rx
             from orthogen.foot.measure_scan import MeasureOptions, measure_scan
 
-            cli = MeasureOptions(units=units.value, side=side.value, kind=kind.value,
-                                 foot_length_mm=foot_length)
+            cli = MeasureOptions(
+                units=units.value, side=side.value, kind=kind.value, foot_length_mm=foot_length
+            )
             report = measure_scan(scan, measure_options_from_rx(rx, cli)).report()
-            rx, derivation = load_with_assessment(None, overrides, assessment, scan=report,
-                                                  side=report["side"])
-            made_from.append(f"scan: {scan} ({report['side']} foot, {report['foot_type']} arch, arch index "
-                             f"{report['arch_index']:.3f})")
+            rx, derivation = load_with_assessment(
+                None, overrides, assessment, scan=report, side=report["side"]
+            )
+            made_from.append(
+                f"scan: {scan} ({report['side']} foot, {report['foot_type']} arch, arch index "
+                f"{report['arch_index']:.3f})"
+            )
         if overrides:
             made_from.append(f"set by hand: {'; '.join(overrides)}")
         return prescription_yaml(derivation, made_from), derivation
@@ -90,4 +98,6 @@ def prescribe_cmd(
     typer.echo(
         f"wrote {out}{foot}: {origins.count('rule')} values from rules, {origins.count('clinician')} set by "
         f"hand, {origins.count('template')} template defaults; "
-        f"{len(derivation.warnings)} warning{'' if len(derivation.warnings) == 1 else 's'}", err=True)
+        f"{len(derivation.warnings)} warning{'' if len(derivation.warnings) == 1 else 's'}",
+        err=True,
+    )

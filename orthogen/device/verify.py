@@ -677,6 +677,7 @@ def _accommodation_checks(
             )
         )
         out.append(IntentItem("met bar height", "met_bar.height_mm", p.height_mm, peak, 0.5, "mm"))
+
     def recess(name: str, key: str, depth: float, want, origin: str) -> None:
         """A cut-out or pocket: its centre from where it belongs, and its depth."""
         cells, peak = blob(-1.0, depth, want)

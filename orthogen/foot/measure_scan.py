@@ -341,8 +341,10 @@ def _require_scan_size(size_mm: float, units: Units) -> None:
         raise ScanError(
             f"in {units.name} the scan is {size_mm:.0f} mm long, no foot size ({lo:.0f}-{hi:.0f} mm "
             "including a leg stub or a box rim)",
-            hint=Hint("check its units, or give the measured foot length if it is unscaled",
-                      ("units", "foot_length_mm")),
+            hint=Hint(
+                "check its units, or give the measured foot length if it is unscaled",
+                ("units", "foot_length_mm"),
+            ),
         )
     if size_mm > hi:
         raise ScanError(
@@ -368,8 +370,15 @@ def _capture_checks(
     heel, front, rear_end, front_end = require_whole_foot(vs, faces, plantar, kind, rim)
     doubled = require_single_surface(vs, faces, plantar)
     return CaptureChecks(
-        resolution, heel_to_ball, heel, front, rear_end.share, front_end.share, rear_end.line_rms_mm,
-        front_end.line_rms_mm, doubled,
+        resolution,
+        heel_to_ball,
+        heel,
+        front,
+        rear_end.share,
+        front_end.share,
+        rear_end.line_rms_mm,
+        front_end.line_rms_mm,
+        doubled,
     )
 
 

@@ -44,6 +44,7 @@ class BatchInterrupted(KeyboardInterrupt):
 
 def order_is_complete(order: Order, out_dir: Path, print_options: dict | None = None) -> dict | None:
     """The manifest of ``order`` when its outputs in ``out_dir`` are complete and from the same inputs."""
+
     def fingerprint() -> str:
         return order_fingerprint(order, order_prescriptions(order)[0], print_options)
 

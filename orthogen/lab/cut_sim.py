@@ -190,8 +190,13 @@ def _cut_in_helper(lo: int, hi: int):
     return stock, _cut(program, blocks[lo:hi], grid, stock)
 
 
-def simulate(program: Program, tools: dict[int, tuple[str, float]], size: tuple[float, float, float],
-             cell: float, workers: int = 1) -> tuple[Grid, np.ndarray, dict]:
+def simulate(
+    program: Program,
+    tools: dict[int, tuple[str, float]],
+    size: tuple[float, float, float],
+    cell: float,
+    workers: int = 1,
+) -> tuple[Grid, np.ndarray, dict]:
     """Cut the blank ``size`` with ``program``; ``tools`` maps a T number to (kind, radius).
 
     Returns the grid, the final heights (blank frame) and counts: rapid moves that cut material
@@ -225,8 +230,13 @@ def simulate(program: Program, tools: dict[int, tuple[str, float]], size: tuple[
         "rapid_cuts": len(flagged),
         "rapid_cut_depth_mm": max((float((s - z).max()) for _, z, s in flagged), default=0.0),
         "cuts_without_tool": untooled,
-        "cuts_with_spindle_off": int(np.sum(~program.rapid & ~program.spindle & np.all(
-            np.isfinite(program.start) & np.isfinite(program.end), axis=1))),
+        "cuts_with_spindle_off": int(
+            np.sum(
+                ~program.rapid
+                & ~program.spindle
+                & np.all(np.isfinite(program.start) & np.isfinite(program.end), axis=1)
+            )
+        ),
     }
     return grid, stock.reshape(grid.shape), counts
 
@@ -269,7 +279,7 @@ def ball_cap(cell: float, radius: float) -> np.ndarray:
     """Height of a ball's lower surface over its tip at the cell offsets (2n + 1, 2n + 1) within
     its radius (mm; +inf beyond)."""
     n = int(np.ceil(radius / cell))
-    yy, xx = np.mgrid[-n:n + 1, -n:n + 1] * cell
+    yy, xx = np.mgrid[-n : n + 1, -n : n + 1] * cell
     d2 = xx * xx + yy * yy
     return np.where(d2 <= radius * radius, radius - np.sqrt(np.maximum(radius * radius - d2, 0.0)), np.inf)
 
@@ -296,16 +306,18 @@ def design_field(grid: Grid, triangles: np.ndarray, outlines: list, ball_radius:
     X, Y = grid.mesh()
     inside = contains_xy(unary_union(outlines), X, Y) & np.isfinite(top)
     inside = ndimage.binary_erosion(inside)  # one cell off the wall: the profile cut owns it
-    filled = top[tuple(ndimage.distance_transform_edt(~np.isfinite(top), return_distances=False,
-                                                      return_indices=True))]
+    filled = top[
+        tuple(ndimage.distance_transform_edt(~np.isfinite(top), return_distances=False, return_indices=True))
+    ]
     gx, gy = np.gradient(filled, grid.spacing)
     cos = 1.0 / np.sqrt(1.0 + gx * gx + gy * gy)
     tip, gap = ball_reach(top, grid, inside, ball_radius)
     return DesignField(top, filled, inside, inside & (gap <= REACH_TOL_MM), cos, tip)
 
 
-def compare(grid: Grid, surface: np.ndarray, triangles: np.ndarray, outlines: list, ball_radius: float,
-            scallop: float) -> CutResult:
+def compare(
+    grid: Grid, surface: np.ndarray, triangles: np.ndarray, outlines: list, ball_radius: float, scallop: float
+) -> CutResult:
     """Deviation of the simulated ``surface`` from the parts' top surfaces (see module docstring)."""
     field = design_field(grid, triangles, outlines, ball_radius)
     inside, reached = field.inside, field.reached
@@ -328,7 +340,8 @@ def compare(grid: Grid, surface: np.ndarray, triangles: np.ndarray, outlines: li
         "gouge_limit_mm": GOUGE_LIMIT_MM,
     }
     stats["within_tolerance"] = bool(
-        stats["max_leftover_mm"] <= tol + 1e-9 and stats["max_gouge_mm"] <= GOUGE_LIMIT_MM + 1e-9
+        stats["max_leftover_mm"] <= tol + 1e-9
+        and stats["max_gouge_mm"] <= GOUGE_LIMIT_MM + 1e-9
         and inside.any()
     )
     return CutResult(grid, surface, np.where(inside, field.top, np.nan), inside, reached, deviation, stats)

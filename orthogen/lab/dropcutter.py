@@ -43,8 +43,15 @@ class DropCutter:
     Tiles are built once and reused between calls.
     """
 
-    def __init__(self, triangles: np.ndarray, kind: str, radius: float, floor: float, offset: float = 0.0,
-                 workers: int = 1):
+    def __init__(
+        self,
+        triangles: np.ndarray,
+        kind: str,
+        radius: float,
+        floor: float,
+        offset: float = 0.0,
+        workers: int = 1,
+    ):
         import opencamlib as ocl
 
         self._ocl = ocl
@@ -239,8 +246,9 @@ def _chord_errors(s: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return np.minimum(lo, 0.0) * scale, np.maximum(hi, 0.0) * scale
 
 
-def _midpoints_needed(s: np.ndarray, z: np.ndarray, tol_convex: float, tol_concave: float,
-                      min_step: float) -> np.ndarray:
+def _midpoints_needed(
+    s: np.ndarray, z: np.ndarray, tol_convex: float, tol_concave: float, min_step: float
+) -> np.ndarray:
     """Arc positions of midpoints to add between samples (s, z) whose chord error is too large."""
     if len(s) < 3:
         return np.zeros(0)
@@ -272,8 +280,11 @@ def _stairs(path: np.ndarray, mask: np.ndarray) -> np.ndarray:
     if not len(steep):
         return path
     a, b = path[steep], path[steep + 1]
-    corner = np.where((a[:, 2] >= b[:, 2])[:, None], np.column_stack([b[:, :2], a[:, 2]]),
-                      np.column_stack([a[:, :2], b[:, 2]]))
+    corner = np.where(
+        (a[:, 2] >= b[:, 2])[:, None],
+        np.column_stack([b[:, :2], a[:, 2]]),
+        np.column_stack([a[:, :2], b[:, 2]]),
+    )
     return np.insert(path, steep + 1, corner, axis=0)
 
 

@@ -181,10 +181,10 @@ class _Leftover:
         nx, ny = self.grid.shape
         best = np.empty((len(i), 2), np.int64)
         for k in range(0, len(i), _CHUNK):  # the ball whose surface is lowest over the cell
-            ii = np.clip(i[k:k + _CHUNK, None] + di, 0, nx - 1)
-            jj = np.clip(j[k:k + _CHUNK, None] + dj, 0, ny - 1)
+            ii = np.clip(i[k : k + _CHUNK, None] + di, 0, nx - 1)
+            jj = np.clip(j[k : k + _CHUNK, None] + dj, 0, ny - 1)
             m = np.argmin(f.tip[ii, jj] + cap, axis=1)
-            best[k:k + _CHUNK] = np.column_stack([ii[np.arange(len(m)), m], jj[np.arange(len(m)), m]])
+            best[k : k + _CHUNK] = np.column_stack([ii[np.arange(len(m)), m], jj[np.arange(len(m)), m]])
         return np.asarray(self.grid.origin) + best * self.grid.spacing
 
 
@@ -214,11 +214,20 @@ def _nearest_first(paths: list[np.ndarray], pos: np.ndarray | None) -> list[np.n
 def _cut_in_order(moves: Moves, dc: DropCutter, segs: list[np.ndarray], s0: float, sample: float) -> None:
     """Cut ``segs`` in order; consecutive ends that are close are linked along the surface (dropped
     too), others are left through the safe height."""
-    link = [float(np.hypot(*(segs[i + 1][0, :2] - segs[i][-1, :2]))) <= LINK_STEPS * s0
-            for i in range(len(segs) - 1)]
+    link = [
+        float(np.hypot(*(segs[i + 1][0, :2] - segs[i][-1, :2]))) <= LINK_STEPS * s0
+        for i in range(len(segs) - 1)
+    ]
     pairs = [i for i in range(len(link)) if link[i]]
-    links = sample_polyline(dc, [segs[i][-1, :2] for i in pairs], [segs[i + 1][0, :2] for i in pairs],
-                            sample, TOL_CONVEX_MM, TOL_CONCAVE_MM, sample / 8)
+    links = sample_polyline(
+        dc,
+        [segs[i][-1, :2] for i in pairs],
+        [segs[i + 1][0, :2] for i in pairs],
+        sample,
+        TOL_CONVEX_MM,
+        TOL_CONCAVE_MM,
+        sample / 8,
+    )
     link_path = {i: staircase(p, FINISH_STEP_SLOPE) for i, p in zip(pairs, links, strict=True)}
     for i, path in enumerate(segs):
         path = simplify(path, SIMPLIFY_MM)
@@ -237,8 +246,16 @@ def _zigzag(lines: dict[float, list[np.ndarray]]) -> list[np.ndarray]:
 
 
 def finishing(
-    triangles: np.ndarray, outlines: list[Polygon], floor_z: float, region: Polygon, tool: Tool, feeds: Feeds,
-    scallop: float, sample: float, cell: float, safe_z: float,
+    triangles: np.ndarray,
+    outlines: list[Polygon],
+    floor_z: float,
+    region: Polygon,
+    tool: Tool,
+    feeds: Feeds,
+    scallop: float,
+    sample: float,
+    cell: float,
+    safe_z: float,
 ) -> tuple[Operation, int]:
     """Ball-end raster over ``region`` (tool centres) for the scallop target; and points dropped.
 
@@ -255,8 +272,9 @@ def finishing(
         raster = _Raster(dc, region, sample)
         left.sweep(raster.raster(s0))
         for _ in range(MAX_SPLITS):
-            new = raster.add(raster.windows(left.bad(scallop + CUSP_ALLOWANCE_MM), MIN_STEP_FRACTION * 2 * s0,
-                                            tool.radius))
+            new = raster.add(
+                raster.windows(left.bad(scallop + CUSP_ALLOWANCE_MM), MIN_STEP_FRACTION * 2 * s0, tool.radius)
+            )
             if not new:
                 break
             left.sweep(new)
@@ -267,7 +285,14 @@ def finishing(
         dropped = dc.points_dropped
     ys = sorted(raster.every)
     steps = np.diff(ys) if len(ys) > 1 else np.array([s0])
-    return moves.operation("finishing", tool, feeds, {
-        "lines": len(raster.base), "part_lines": len(raster.parts), "scallop_mm": scallop,
-        "step_over_mm": [round(float(steps.min()), 3), round(float(s0), 3)],
-    }), dropped
+    return moves.operation(
+        "finishing",
+        tool,
+        feeds,
+        {
+            "lines": len(raster.base),
+            "part_lines": len(raster.parts),
+            "scallop_mm": scallop,
+            "step_over_mm": [round(float(steps.min()), 3), round(float(s0), 3)],
+        },
+    ), dropped

@@ -24,8 +24,7 @@ def _num(v: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def _motion_lines(xyz: np.ndarray, motion: np.ndarray, feed: float, plunge: float,
-                  last: list) -> list[str]:
+def _motion_lines(xyz: np.ndarray, motion: np.ndarray, feed: float, plunge: float, last: list) -> list[str]:
     """Motion lines of one operation; ``last`` = [x, y, z, feed] strings as left by earlier lines."""
     coords = [[_num(v) for v in col] for col in np.asarray(xyz, float).T]
     rates = {FEED: _num(feed), PLUNGE: _num(plunge)}
@@ -50,8 +49,9 @@ def _motion_lines(xyz: np.ndarray, motion: np.ndarray, feed: float, plunge: floa
     return out
 
 
-def write_gcode(toolpath: Toolpath, machine: Machine, blank: Blank, title: str,
-                notes: list[str] | None = None) -> str:
+def write_gcode(
+    toolpath: Toolpath, machine: Machine, blank: Blank, title: str, notes: list[str] | None = None
+) -> str:
     """The whole program as text (``\\n`` line ends)."""
     length, width, thick = blank.size_mm
     safe = _num(toolpath.safe_z)
@@ -91,8 +91,13 @@ def write_gcode(toolpath: Toolpath, machine: Machine, blank: Blank, title: str,
                 "M0",
             ]
         lines += [f"M3 S{_num(min(f.rpm, machine.max_rpm))}", f"G4 P{_num(SPINUP_S)}"]
-        lines += _motion_lines(op.xyz, op.motion, min(f.feed_mm_min, machine.max_feed_mm_min),
-                               min(f.plunge_mm_min, machine.max_feed_mm_min), last)
+        lines += _motion_lines(
+            op.xyz,
+            op.motion,
+            min(f.feed_mm_min, machine.max_feed_mm_min),
+            min(f.plunge_mm_min, machine.max_feed_mm_min),
+            last,
+        )
     lines += ["M5", f"G0 Z{safe}"]
     if machine.dialect == "linuxcnc":
         lines.append("G49")

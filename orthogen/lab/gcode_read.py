@@ -144,7 +144,11 @@ def machining_time(program: Program, rapid_xy: float, rapid_z: float, tool_chang
     dwell_min = program.dwell_s / 60.0
     change_min = program.tool_changes * tool_change_s / 60.0
     return {
-        "cutting_min": cut_min, "rapid_min": rapid_min, "dwell_min": dwell_min,
-        "tool_change_min": change_min, "total_min": cut_min + rapid_min + dwell_min + change_min,
-        "cut_length_mm": float(length[cut].sum()), "rapid_length_mm": float(length[~cut].sum()),
+        "cutting_min": cut_min,
+        "rapid_min": rapid_min,
+        "dwell_min": dwell_min,
+        "tool_change_min": change_min,
+        "total_min": cut_min + rapid_min + dwell_min + change_min,
+        "cut_length_mm": float(length[cut].sum()),
+        "rapid_length_mm": float(length[~cut].sum()),
     }

@@ -156,9 +156,7 @@ def _read(name: str, model: type[BaseModel], named: str | None = None) -> BaseMo
     if not isinstance(data, dict):
         raise OrthogenError("must be a mapping", path)
     if named and isinstance(data.get(named), dict):  # each entry carries its own name
-        data[named] = {
-            k: ({"name": k, **v} if isinstance(v, dict) else v) for k, v in data[named].items()
-        }
+        data[named] = {k: ({"name": k, **v} if isinstance(v, dict) else v) for k, v in data[named].items()}
     try:
         return model.model_validate(data)
     except ValidationError as err:
@@ -186,9 +184,7 @@ def _lookup(kind: str, name: str, table: dict, file: str):
         return table[name]
     close = difflib.get_close_matches(name, list(table), n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
-    raise OrthogenError(
-        f"unknown {kind} {name!r} ({hint}known: {', '.join(table)})", data_path(file)
-    )
+    raise OrthogenError(f"unknown {kind} {name!r} ({hint}known: {', '.join(table)})", data_path(file))
 
 
 def get_tool(name: str) -> Tool:

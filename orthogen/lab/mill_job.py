@@ -99,23 +99,37 @@ def _envelope(program: Program, size: tuple[float, float, float], safe_z: float,
     length, width, thick = size
     tol = 1e-3
     inside = (
-        (end[:, 0] >= -tol) & (end[:, 0] <= length + tol) & (end[:, 1] >= -tol) & (end[:, 1] <= width + tol)
-        & (end[:, 2] >= -thick - tol) & (end[:, 2] <= safe_z + tol)
+        (end[:, 0] >= -tol)
+        & (end[:, 0] <= length + tol)
+        & (end[:, 1] >= -tol)
+        & (end[:, 1] <= width + tol)
+        & (end[:, 2] >= -thick - tol)
+        & (end[:, 2] <= safe_z + tol)
     )
     lo, hi = end.min(axis=0), end.max(axis=0)
     travel = machine.travel_mm
-    in_travel = bool(lo[0] >= -tol and hi[0] <= travel[0] and lo[1] >= -tol and hi[1] <= travel[1]
-                     and hi[2] - lo[2] <= travel[2])
-    return {"moves_outside_blank": int((~inside).sum()), "within_machine_travel": in_travel,
-            "extent_mm": [[round(float(a), 3), round(float(b), 3)] for a, b in zip(lo, hi, strict=True)]}
+    in_travel = bool(
+        lo[0] >= -tol
+        and hi[0] <= travel[0]
+        and lo[1] >= -tol
+        and hi[1] <= travel[1]
+        and hi[2] - lo[2] <= travel[2]
+    )
+    return {
+        "moves_outside_blank": int((~inside).sum()),
+        "within_machine_travel": in_travel,
+        "extent_mm": [[round(float(a), 3), round(float(b), 3)] for a, b in zip(lo, hi, strict=True)],
+    }
 
 
 def _refuse_if_bad(stem: str, cut: CutResult, counts: dict, env: dict, program: Program) -> None:
     s = cut.stats
     problems = []
     if s["max_leftover_mm"] > s["leftover_tolerance_mm"] + 1e-9:
-        problems.append(f"{s['max_leftover_mm']:.3f} mm left where the tool reaches "
-                        f"(tolerance {s['leftover_tolerance_mm']:.3f})")
+        problems.append(
+            f"{s['max_leftover_mm']:.3f} mm left where the tool reaches "
+            f"(tolerance {s['leftover_tolerance_mm']:.3f})"
+        )
     if s["max_gouge_mm"] > s["gouge_limit_mm"] + 1e-9:
         problems.append(f"a gouge {s['max_gouge_mm']:.3f} mm deep (limit {s['gouge_limit_mm']:.2f})")
     if counts["rapid_cuts"]:
@@ -130,15 +144,23 @@ def _refuse_if_bad(stem: str, cut: CutResult, counts: dict, env: dict, program: 
         raise GeometryError(f"{stem}: the simulated cut fails: " + "; ".join(problems))
 
 
-def _blank_job(stem: str, parts: list[MillPart], placement: Placement, tools: dict[str, Tool],
-               material: str, options: MillOptions, machine: Machine) -> BlankJob:
+def _blank_job(
+    stem: str,
+    parts: list[MillPart],
+    placement: Placement,
+    tools: dict[str, Tool],
+    material: str,
+    options: MillOptions,
+    machine: Machine,
+) -> BlankJob:
     clock = _Clock()
     tri = [placement.to_blank(i, p.vertices[p.top_faces]) for i, p in enumerate(parts)]
     outlines = [_shift(p.outline, placement.offsets[i]) for i, p in enumerate(parts)]
     tops = [float(t[:, :, 2].max()) for t in tri]
     triangles = np.concatenate(tri)
-    toolpath = build_toolpath(triangles, outlines, tops, placement.size, tools, material, options,
-                              machine.safe_z_mm)
+    toolpath = build_toolpath(
+        triangles, outlines, tops, placement.size, tools, material, options, machine.safe_z_mm
+    )
     clock.lap("toolpath")
     _check_reach(toolpath)
     notes = [f"{p.kind} {p.label} ({p.side})" for p in parts]
@@ -152,8 +174,9 @@ def _blank_job(stem: str, parts: list[MillPart], placement: Placement, tools: di
     env = _envelope(program, placement.size, toolpath.safe_z, machine)
     clock.lap("simulation")
     _refuse_if_bad(stem, cut, counts, env, program)
-    report = _report(stem, parts, placement, toolpath, program, time, cut, counts, env, machine, options,
-                     material)
+    report = _report(
+        stem, parts, placement, toolpath, program, time, cut, counts, env, machine, options, material
+    )
     return BlankJob(stem, placement, tuple(parts), toolpath, gcode, program, time, cut, report, clock.laps)
 
 
@@ -183,55 +206,80 @@ def _r(x: float, n: int = 3) -> float:
     return round(float(x), n)
 
 
-def _report(stem, parts, placement, toolpath, program, time, cut, counts, env, machine, options,
-            material) -> dict:
+def _report(
+    stem, parts, placement, toolpath, program, time, cut, counts, env, machine, options, material
+) -> dict:
     blank = placement.blank
     ops = []
     for op in toolpath.operations:
         sel = program.tool == op.tool.number
         lengths = program.lengths
-        ops.append({
-            "operation": op.name, "tool": op.tool.name, "tool_number": op.tool.number, "type": op.tool.type,
-            "diameter_mm": op.tool.diameter_mm, "rpm": min(op.feeds.rpm, machine.max_rpm),
-            "feed_mm_min": min(op.feeds.feed_mm_min, machine.max_feed_mm_min),
-            "plunge_mm_min": min(op.feeds.plunge_mm_min, machine.max_feed_mm_min),
-            "step_down_mm": op.feeds.step_down_mm,
-            "cut_length_mm": _r(lengths[sel & ~program.rapid].sum(), 1),
-            "rapid_length_mm": _r(lengths[sel & program.rapid].sum(), 1),
-            **op.notes,
-        })
+        ops.append(
+            {
+                "operation": op.name,
+                "tool": op.tool.name,
+                "tool_number": op.tool.number,
+                "type": op.tool.type,
+                "diameter_mm": op.tool.diameter_mm,
+                "rpm": min(op.feeds.rpm, machine.max_rpm),
+                "feed_mm_min": min(op.feeds.feed_mm_min, machine.max_feed_mm_min),
+                "plunge_mm_min": min(op.feeds.plunge_mm_min, machine.max_feed_mm_min),
+                "step_down_mm": op.feeds.step_down_mm,
+                "cut_length_mm": _r(lengths[sel & ~program.rapid].sum(), 1),
+                "rapid_length_mm": _r(lengths[sel & program.rapid].sum(), 1),
+                **op.notes,
+            }
+        )
     return {
         "orthogen_version": __version__,
         "job": stem,
         "machine": {"name": machine.name, "dialect": machine.dialect, "travel_mm": list(machine.travel_mm)},
         "blank": {
-            "name": blank.name, "material": material, "size_mm": list(blank.size_mm),
+            "name": blank.name,
+            "material": material,
+            "size_mm": list(blank.size_mm),
             "frame": "origin at the blank's corner on its top face (work offset G54); x along its length, "
-                     "y across, z = 0 on the top face, the parts' flat bottoms on the bottom face",
+            "y across, z = 0 on the top face, the parts' flat bottoms on the bottom face",
         },
-        "parts": [{
-            "kind": p.kind, "side": p.side, "label": p.label, "scan": p.scan,
-            "offset_mm": [_r(v) for v in placement.offsets[i]],
-            "outline_bounds_mm": [_r(v, 2) for v in _shift(p.outline, placement.offsets[i]).bounds],
-            "height_mm": _r(p.height_mm),
-        } for i, p in enumerate(parts)],
+        "parts": [
+            {
+                "kind": p.kind,
+                "side": p.side,
+                "label": p.label,
+                "scan": p.scan,
+                "offset_mm": [_r(v) for v in placement.offsets[i]],
+                "outline_bounds_mm": [_r(v, 2) for v in _shift(p.outline, placement.offsets[i]).bounds],
+                "height_mm": _r(p.height_mm),
+            }
+            for i, p in enumerate(parts)
+        ],
         "options": options.model_dump(),
         "operations": ops,
         "path_length_mm": {"cut": _r(time["cut_length_mm"], 1), "rapid": _r(time["rapid_length_mm"], 1)},
         "machining_time_min": _r(time["total_min"], 2),
-        "time_breakdown_min": {k: _r(v, 2) for k, v in time.items()
-                               if k.endswith("_min") and k != "total_min"},
+        "time_breakdown_min": {
+            k: _r(v, 2) for k, v in time.items() if k.endswith("_min") and k != "total_min"
+        },
         "time_note": "feeds at F, rapids at the slowest axis' rate, dwells and tool changes; no acceleration",
-        "gcode": {"lines": program.code_lines, "parsed_lines": program.parsed_lines,
-                  "moves": len(program.line), "tool_changes": program.tool_changes},
+        "gcode": {
+            "lines": program.code_lines,
+            "parsed_lines": program.parsed_lines,
+            "moves": len(program.line),
+            "tool_changes": program.tool_changes,
+        },
         "simulation": {k: (_r(v, 4) if isinstance(v, float) else v) for k, v in cut.stats.items()},
         "checks": {**counts, **env, "points_dropped": toolpath.points_dropped},
         "warnings": sorted({w for p in parts for w in p.warnings}),
     }
 
 
-def mill_designs(designs: list, labels: list[str], options: MillOptions | None = None,
-                 machine: str = "grbl", blank: str | None = None) -> list[BlankJob]:
+def mill_designs(
+    designs: list,
+    labels: list[str],
+    options: MillOptions | None = None,
+    machine: str = "grbl",
+    blank: str | None = None,
+) -> list[BlankJob]:
     """Mill one design or a pair: one :class:`BlankJob` per blank used.
 
     ``labels`` name the parts (file stems). Raises OrthogenError (exit 2) for bad input: unknown
@@ -265,12 +313,18 @@ def job_files(job: BlankJob) -> dict[str, bytes]:
         base += len(p.vertices)
     s = job.cut.stats
     t = job.time["total_min"]
-    subtitle = (f"{job.placement.blank.name}, {t:.0f} min; leftover ≤ {s['max_leftover_mm']:.3f} mm "
-                f"(tolerance {s['leftover_tolerance_mm']:.2f}), gouge {s['max_gouge_mm']:.3f} mm")
+    subtitle = (
+        f"{job.placement.blank.name}, {t:.0f} min; leftover ≤ {s['max_leftover_mm']:.3f} mm "
+        f"(tolerance {s['leftover_tolerance_mm']:.2f}), gouge {s['max_gouge_mm']:.3f} mm"
+    )
     png = cut_png(job.cut, f"simulated cut: {job.stem}", subtitle)
     report = dict(job.report)
-    names = {"nc": f"{job.stem}.nc", "json": f"{job.stem}.mill.json", "stl": f"{job.stem}.mill.stl",
-             "png": f"{job.stem}.mill.png"}
+    names = {
+        "nc": f"{job.stem}.nc",
+        "json": f"{job.stem}.mill.json",
+        "stl": f"{job.stem}.mill.stl",
+        "png": f"{job.stem}.mill.png",
+    }
     report["files"] = names
     return {
         names["nc"]: job.gcode.encode("ascii", "replace"),

@@ -201,10 +201,12 @@ def _grid_block(grid, top: np.ndarray, x_shift: float) -> tuple[np.ndarray, np.n
     X, Y = grid.mesh()
     X = X + x_shift
     n = nx * ny
-    verts = np.vstack([
-        np.column_stack([X.ravel(), Y.ravel(), top.ravel()]),
-        np.column_stack([X.ravel(), Y.ravel(), np.zeros(n)]),
-    ])
+    verts = np.vstack(
+        [
+            np.column_stack([X.ravel(), Y.ravel(), top.ravel()]),
+            np.column_stack([X.ravel(), Y.ravel(), np.zeros(n)]),
+        ]
+    )
     idx = np.arange(n).reshape(nx, ny)
     a, b = idx[:-1, :-1].ravel(), idx[1:, :-1].ravel()
     c, d = idx[1:, 1:].ravel(), idx[:-1, 1:].ravel()

@@ -28,16 +28,30 @@ def cut_png(cut: CutResult, title: str, subtitle: str, dpi: int = 110) -> bytes:
     fig = Figure(figsize=(width, max(3.5, width * ny / nx * 0.9 + 1.4)), layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    shade = LightSource(azdeg=315, altdeg=45).hillshade(cut.surface.T, vert_exag=2.0, dx=g.spacing,
-                                                         dy=g.spacing)
+    shade = LightSource(azdeg=315, altdeg=45).hillshade(
+        cut.surface.T, vert_exag=2.0, dx=g.spacing, dy=g.spacing
+    )
     ax.imshow(shade, origin="lower", extent=extent, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     tol = cut.stats["leftover_tolerance_mm"]
-    im = ax.imshow(np.ma.masked_invalid(cut.deviation.T), origin="lower", extent=extent, cmap="coolwarm",
-                   vmin=-tol, vmax=tol, interpolation="nearest")
+    im = ax.imshow(
+        np.ma.masked_invalid(cut.deviation.T),
+        origin="lower",
+        extent=extent,
+        cmap="coolwarm",
+        vmin=-tol,
+        vmax=tol,
+        interpolation="nearest",
+    )
     unreached = (cut.inside & ~cut.reached).T
     if unreached.any():
-        ax.contourf(np.linspace(extent[0], extent[1], nx), np.linspace(extent[2], extent[3], ny),
-                    unreached.astype(float), levels=[0.5, 1.5], colors="none", hatches=["////"])
+        ax.contourf(
+            np.linspace(extent[0], extent[1], nx),
+            np.linspace(extent[2], extent[3], ny),
+            unreached.astype(float),
+            levels=[0.5, 1.5],
+            colors="none",
+            hatches=["////"],
+        )
     ax.set_aspect("equal")
     ax.set_xlabel("x (mm, along the blank)")
     ax.set_ylabel("y (mm)")

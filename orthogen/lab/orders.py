@@ -26,8 +26,16 @@ from orthogen.errors import OrthogenError, PrescriptionError
 
 #: Columns (CSV) or keys (JSON) of an order, in documentation order.
 COLUMNS = (
-    "order_id", "patient_ref", "left_scan", "right_scan", "prescription",
-    "overrides", "quantity", "formats", "notes", "assessment",
+    "order_id",
+    "patient_ref",
+    "left_scan",
+    "right_scan",
+    "prescription",
+    "overrides",
+    "quantity",
+    "formats",
+    "notes",
+    "assessment",
 )
 #: Columns every order file must have (and one of the scan columns).
 REQUIRED_COLUMNS = ("order_id", "patient_ref", "prescription")
@@ -117,7 +125,7 @@ def order_id_problem(order_id: Any) -> str | None:
     elif order_id != order_id.strip() or order_id.endswith("."):
         why = "starts or ends with a space or ends with '.'"
     elif any(c in '<>:"|?*' for c in order_id):
-        why = "contains a character not allowed in file names (<>:\"|?*)"
+        why = 'contains a character not allowed in file names (<>:"|?*)'
     elif order_id.lower().split(".")[0] in _RESERVED_IDS or order_id.lower() in _RESERVED_IDS:
         why = "is a reserved file name"
     if why is None:
@@ -200,8 +208,11 @@ def _order_from_record(rec: dict[str, Any], source: str, row: str, base: Path) -
         problems.append("no scan: give left_scan, right_scan or both")
     rx_text = _text(rec.get("prescription"))
     raw_assessment = rec.get("assessment")
-    assessment = raw_assessment if isinstance(raw_assessment, dict) else (
-        _resolve(base, _text(raw_assessment)) if _text(raw_assessment) else None)
+    assessment = (
+        raw_assessment
+        if isinstance(raw_assessment, dict)
+        else (_resolve(base, _text(raw_assessment)) if _text(raw_assessment) else None)
+    )
     if not rx_text and assessment is None:
         problems.append("prescription is empty (give a .yaml/.yml/.toml prescription file or an assessment)")
     common, per_side, override_problems = split_overrides(rec.get("overrides"))
@@ -229,10 +240,19 @@ def _order_from_record(rec: dict[str, Any], source: str, row: str, base: Path) -
         )
     formats = tuple(f for f in formats if f in FORMATS) or ("stl",)
     return Order(
-        source=source, row=row, order_id=order_id, patient_ref=patient, scans=scans,
-        prescription=_resolve(base, rx_text) if rx_text else None, overrides=tuple(common),
-        side_overrides={k: tuple(v) for k, v in per_side.items()}, quantity=quantity, formats=formats,
-        notes=_text(rec.get("notes")), problems=tuple(problems), assessment=assessment,
+        source=source,
+        row=row,
+        order_id=order_id,
+        patient_ref=patient,
+        scans=scans,
+        prescription=_resolve(base, rx_text) if rx_text else None,
+        overrides=tuple(common),
+        side_overrides={k: tuple(v) for k, v in per_side.items()},
+        quantity=quantity,
+        formats=formats,
+        notes=_text(rec.get("notes")),
+        problems=tuple(problems),
+        assessment=assessment,
     )
 
 
@@ -247,7 +267,7 @@ def _norm_key(key: Any) -> str:
 
 
 def _duplicate_columns(names: list[str], shown: list[str]) -> str | None:
-    """"column 'left_scan' is given twice ('left_scan', 'Left Scan')", or None."""
+    """ "column 'left_scan' is given twice ('left_scan', 'Left Scan')", or None."""
     seen: dict[str, list[str]] = {}
     for norm, raw in zip(names, shown, strict=True):
         if norm:
@@ -298,7 +318,7 @@ def _csv_records(path: Path, text: str) -> list[tuple[str, dict]]:
                     raise PrescriptionError(missing, path)
                 continue
             rec = dict(zip(header, cells, strict=False))
-            if len(cells) > len(header) and any(c.strip() for c in cells[len(header):]):
+            if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
                 rec["_extra"] = f"{len(cells)} cells, the header has {len(header)} (quote cells with commas)"
             out.append((f"line {reader.line_num}", rec))
     except csv.Error as exc:
@@ -315,7 +335,7 @@ def _json_records(path: Path, text: str) -> list[tuple[str, dict]]:
     if isinstance(data, dict) and isinstance(data.get("orders"), list):
         data = data["orders"]
     if not isinstance(data, list):
-        raise PrescriptionError("an order file in JSON is a list of orders (or {\"orders\": [...]})", path)
+        raise PrescriptionError('an order file in JSON is a list of orders (or {"orders": [...]})', path)
     out = []
     for i, item in enumerate(data, 1):
         if not isinstance(item, dict):
@@ -376,8 +396,10 @@ def _mark_duplicates(orders: list[Order]) -> list[Order]:
     for o in orders:
         same = rows.get(_id_key(o.order_id), []) if isinstance(o.order_id, str) else []
         if len(same) > 1:
-            msg = (f"order_id {o.order_id!r} is used by more than one order ({', '.join(same)}): "
-                   "each order needs its own id")
+            msg = (
+                f"order_id {o.order_id!r} is used by more than one order ({', '.join(same)}): "
+                "each order needs its own id"
+            )
             o = Order.from_dict({**o.to_dict(), "problems": (*o.problems, msg)})
         out.append(o)
     return out
@@ -457,8 +479,10 @@ def check_order(order: Order) -> tuple[list[str], list[str]]:
     for side, scan in order.scans.items():
         col, p = _SCAN_COLUMNS[side], Path(scan)
         if p.suffix.lower() not in SUPPORTED_EXTENSIONS:
-            problems.append(f"{col} = {scan!r}: unsupported file type {p.suffix or '(none)'!r} "
-                            f"(allowed: {', '.join(SUPPORTED_EXTENSIONS)})")
+            problems.append(
+                f"{col} = {scan!r}: unsupported file type {p.suffix or '(none)'!r} "
+                f"(allowed: {', '.join(SUPPORTED_EXTENSIONS)})"
+            )
         elif not p.is_file():
             problems.append(f"{col} = {scan!r}: file not found")
     if (order.prescription is not None or order.assessment is not None) and order.scans:

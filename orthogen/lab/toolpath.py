@@ -39,15 +39,22 @@ from orthogen.lab.moves import (
 #: Roughing samples every this many mm, refined where the chord would eat half the stock.
 ROUGH_SAMPLE_MM = 2.0
 
-def roughing(dc: DropCutter, region: Polygon, tool: Tool, feeds: Feeds, floor_z: float, safe_z: float,
-             stock: float) -> Operation:
+
+def roughing(
+    dc: DropCutter, region: Polygon, tool: Tool, feeds: Feeds, floor_z: float, safe_z: float, stock: float
+) -> Operation:
     """Z-level roughing over ``region`` (tool centres) with ``dc`` (flat tool grown by the stock)."""
     _, ylo, _, yhi = region.bounds
     ys = line_ys(ylo, yhi, feeds.step_over * tool.diameter_mm)
     segs = [(y, a, b) for y in ys for a, b in intervals(region, y)]
     paths = sample_polyline(
-        dc, [np.array([a, y]) for y, a, _ in segs], [np.array([b, y]) for y, _, b in segs],
-        ROUGH_SAMPLE_MM, stock / 2, np.inf, ROUGH_SAMPLE_MM / 4,
+        dc,
+        [np.array([a, y]) for y, a, _ in segs],
+        [np.array([b, y]) for y, _, b in segs],
+        ROUGH_SAMPLE_MM,
+        stock / 2,
+        np.inf,
+        ROUGH_SAMPLE_MM / 4,
     )
     paths = [staircase(p, ROUGH_STEP_SLOPE) for p in paths]
     n_levels = max(int(np.ceil(-floor_z / feeds.step_down_mm - 1e-9)), 1)
@@ -69,8 +76,9 @@ def roughing(dc: DropCutter, region: Polygon, tool: Tool, feeds: Feeds, floor_z:
                 run = simplify(run, SIMPLIFY_MM)
                 moves.enter(run[0], max(above, run[0, 2]) + CLEAR_MM)
                 moves.add(run[1:], FEED)
-    return moves.operation("roughing", tool, feeds, {"levels_mm": [round(float(z), 3) for z in levels],
-                                                      "lines": len(ys)})
+    return moves.operation(
+        "roughing", tool, feeds, {"levels_mm": [round(float(z), 3) for z in levels], "lines": len(ys)}
+    )
 
 
 def _ring_with_tabs(ring: np.ndarray, tabs: int, half: float) -> tuple[np.ndarray, np.ndarray]:
@@ -88,8 +96,16 @@ def _ring_with_tabs(ring: np.ndarray, tabs: int, half: float) -> tuple[np.ndarra
     return pts, in_tab
 
 
-def profile(outlines: list[Polygon], tops: list[float], tool: Tool, feeds: Feeds, bottom_z: float,
-            tab_top_z: float, options: MillOptions, safe_z: float) -> Operation:
+def profile(
+    outlines: list[Polygon],
+    tops: list[float],
+    tool: Tool,
+    feeds: Feeds,
+    bottom_z: float,
+    tab_top_z: float,
+    options: MillOptions,
+    safe_z: float,
+) -> Operation:
     """Cut each outline free (climb, clockwise) down to ``bottom_z``, over tabs up to ``tab_top_z``."""
     moves = Moves(safe_z)
     half = options.tab_width_mm / 2 + tool.radius
@@ -99,7 +115,7 @@ def profile(outlines: list[Polygon], tops: list[float], tool: Tool, feeds: Feeds
         if LinearRing(ring).is_ccw:
             ring = ring[::-1]  # clockwise around the part: climb milling with a clockwise spindle
         start = int(np.argmin(ring[:-1, 0]))
-        ring = np.vstack([ring[start:-1], ring[:start], ring[start:start + 1]])
+        ring = np.vstack([ring[start:-1], ring[:start], ring[start : start + 1]])
         perim = float(np.sum(np.linalg.norm(np.diff(ring, axis=0), axis=1)))
         tabs = min(options.tabs, int(perim / (4 * half)))  # tabs take at most half the perimeter
         pts, in_tab = _ring_with_tabs(ring, tabs, half)
@@ -163,8 +179,18 @@ def build_toolpath(
     with DropCutter(triangles, "flat", rr, floor_z, offset=options.stock_mm, workers=WORKERS) as dc:
         rough = roughing(dc, rough_region, tools["rough"], feeds["rough"], floor_z, safe_z, options.stock_mm)
         dropped = dc.points_dropped
-    fin, fin_dropped = finishing(triangles, outlines, floor_z, fin_region, tools["finish"], feeds["finish"],
-                                 options.scallop_mm, options.sample_mm, options.sim_cell_mm, safe_z)
+    fin, fin_dropped = finishing(
+        triangles,
+        outlines,
+        floor_z,
+        fin_region,
+        tools["finish"],
+        feeds["finish"],
+        options.scallop_mm,
+        options.sample_mm,
+        options.sim_cell_mm,
+        safe_z,
+    )
     dropped += fin_dropped
     prof = profile(outlines, tops, tools["profile"], feeds["profile"], bottom, floor_z, options, safe_z)
     return Toolpath((rough, fin, prof), safe_z, floor_z, floor_z, dropped)

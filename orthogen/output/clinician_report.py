@@ -35,9 +35,20 @@ MEASUREMENTS = (
 )
 #: Prescription keys shown, in lab-form order (accommodations are summarised after them).
 RX_KEYS = (
-    "template", "length", "shell_thickness_mm", "top_cover_mm", "heel_cup_depth_mm", "arch_height_mm",
-    "arch_fill_mm", "rearfoot_post_deg", "forefoot_post_deg", "medial_heel_skive_mm", "heel_lift_mm",
-    "heel_lift_side", "medial_flange_mm", "lateral_flange_mm",
+    "template",
+    "length",
+    "shell_thickness_mm",
+    "top_cover_mm",
+    "heel_cup_depth_mm",
+    "arch_height_mm",
+    "arch_fill_mm",
+    "rearfoot_post_deg",
+    "forefoot_post_deg",
+    "medial_heel_skive_mm",
+    "heel_lift_mm",
+    "heel_lift_side",
+    "medial_flange_mm",
+    "lateral_flange_mm",
 )
 ACCOMMODATIONS = ("met_pad", "met_bar", "first_mpj_cutout", "heel_spur_pocket", "mortons_extension")
 
@@ -135,13 +146,19 @@ def _check_rows(designs: Mapping[str, Design]) -> list[tuple[str, list[tuple[str
 
     solid = [
         ("Closed surface (watertight)", lambda c: (ok(c["watertight"]), _fmt(c["watertight"]))),
-        ("Consistent faces, manifold", lambda c: (
-            ok(c["winding_consistent"] and c["manifold"]), _fmt(c["winding_consistent"] and c["manifold"]))),
+        (
+            "Consistent faces, manifold",
+            lambda c: (
+                ok(c["winding_consistent"] and c["manifold"]),
+                _fmt(c["winding_consistent"] and c["manifold"]),
+            ),
+        ),
         ("One solid body", lambda c: (ok(c["bodies"] == 1), f"{c['bodies']} body")),
-        ("Sits flat (lowest point z = 0)", lambda c: (
-            ok(abs(c["min_z_mm"]) <= 1e-3), f"{c['min_z_mm']:.3f} mm")),
-        ("Minimum thickness", lambda c: (
-            INFO, f"{c['min_thickness_mm']:.2f} mm ({MIN_THICKNESS_RULE})")),
+        (
+            "Sits flat (lowest point z = 0)",
+            lambda c: (ok(abs(c["min_z_mm"]) <= 1e-3), f"{c['min_z_mm']:.3f} mm"),
+        ),
+        ("Minimum thickness", lambda c: (INFO, f"{c['min_thickness_mm']:.2f} mm ({MIN_THICKNESS_RULE})")),
         ("Length × width", lambda c: (INFO, f"{c['length_mm']:.0f} × {c['width_mm']:.0f} mm")),
     ]
     rows = [(label, [cell(reports[s]["checks"]) for s in designs]) for label, cell in solid]
@@ -168,8 +185,9 @@ def _check_rows(designs: Mapping[str, Design]) -> list[tuple[str, list[tuple[str
 def _check_table(rows: list[tuple[str, list[tuple[str, str]]]], heads: Sequence[str]) -> str:
     th = "<th>Check</th>" + "".join(f'<th colspan="2">{_e(h)}</th>' for h in heads)
     body = "".join(
-        f"<tr><td>{_e(label)}</td>" + "".join(
-            f'<td class="mark {m}">{_MARK[m]}</td><td class="num">{_e(t)}</td>' for m, t in cells) + "</tr>"
+        f"<tr><td>{_e(label)}</td>"
+        + "".join(f'<td class="mark {m}">{_MARK[m]}</td><td class="num">{_e(t)}</td>' for m, t in cells)
+        + "</tr>"
         for label, cells in rows
     )
     return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
@@ -199,8 +217,11 @@ def _header(order: Mapping[str, Any], designs: Mapping[str, Design], passed: boo
     oid, patient = str(order.get("order_id", "")), str(order.get("patient_ref", ""))
     first = next(iter(designs.values()))
     facts = [
-        ("Patient", patient), ("Order", oid), ("Device", " + ".join(s.capitalize() for s in designs)),
-        ("Quantity", order.get("quantity", 1)), ("Template", first.prescription.template),
+        ("Patient", patient),
+        ("Order", oid),
+        ("Device", " + ".join(s.capitalize() for s in designs)),
+        ("Quantity", order.get("quantity", 1)),
+        ("Template", first.prescription.template),
         ("Prescription", order.get("prescription") or "defaults"),
     ]
     parts = [
@@ -214,8 +235,9 @@ def _header(order: Mapping[str, Any], designs: Mapping[str, Design], passed: boo
     if order.get("notes"):
         parts.append(f'<p class="def">Notes: {_e(order["notes"])}</p>')
     parts.append(
-        '<div class="badge ok">&#10003; Output checks passed &mdash; ready to print</div>' if passed else
-        '<div class="badge bad">&#10007; An output check failed &mdash; do not print</div>'
+        '<div class="badge ok">&#10003; Output checks passed &mdash; ready to print</div>'
+        if passed
+        else '<div class="badge bad">&#10007; An output check failed &mdash; do not print</div>'
     )
     return parts
 
@@ -232,25 +254,38 @@ def _measurements(reports: Mapping[str, dict]) -> list[str]:
     rows.append(["<td>Scan</td>", *(f"<td>{_e(_scan_line(reports[s]['foot']))}</td>" for s in sides)])
     d = reports[sides[0]]["foot"]["definitions"]
     return [
-        "<h2>Foot measurements</h2>", _table(["", *(s.capitalize() for s in sides)], rows),
+        "<h2>Foot measurements</h2>",
+        _table(["", *(s.capitalize() for s in sides)], rows),
         f'<p class="def"><b>Foot type</b>: {_e(d["foot_type"])}. <b>Arch index</b>: {_e(d["arch_index"])}. '
-        f'<b>Arch height</b>: {_e(d["arch_height_mm"])}.</p>',
+        f"<b>Arch height</b>: {_e(d['arch_height_mm'])}.</p>",
     ]
 
 
 def _why_section(why: Mapping[str, Sequence[Any]]) -> list[str]:
-    """"Why this device": finding -> rule -> value rows per side (once when both feet have the same)."""
+    """ "Why this device": finding -> rule -> value rows per side (once when both feet have the same)."""
     sides = [s for s in ("left", "right") if s in why] or list(why)
-    groups = [("Both feet", why[sides[0]])] if len(sides) == 2 and why[sides[0]] == why[sides[1]] else [
-        (s.capitalize(), why[s]) for s in sides]
-    parts = ["<h2>Why this device</h2>",
-             '<p class="def">Each finding of the assessment and the scan, the rule it triggered and the '
-             "value it set (sources: orthogen's clinical rules table).</p>"]
+    groups = (
+        [("Both feet", why[sides[0]])]
+        if len(sides) == 2 and why[sides[0]] == why[sides[1]]
+        else [(s.capitalize(), why[s]) for s in sides]
+    )
+    parts = [
+        "<h2>Why this device</h2>",
+        '<p class="def">Each finding of the assessment and the scan, the rule it triggered and the '
+        "value it set (sources: orthogen's clinical rules table).</p>",
+    ]
     for title, rows in groups:
         if len(groups) > 1 or len(sides) == 2:
             parts.append(f"<h3>{_e(title)}</h3>")
-        body = [[f"<td>{_e(r.finding)}</td>", f"<td>{_e(r.rule)}</td>", f"<td>{_e(r.value)}</td>",
-                 f"<td>{_e(', '.join(r.sources))}</td>"] for r in rows]
+        body = [
+            [
+                f"<td>{_e(r.finding)}</td>",
+                f"<td>{_e(r.rule)}</td>",
+                f"<td>{_e(r.value)}</td>",
+                f"<td>{_e(', '.join(r.sources))}</td>",
+            ]
+            for r in rows
+        ]
         parts.append(_table(["Finding", "Rule", "Value set", "Sources"], body))
     return parts
 
@@ -319,18 +354,27 @@ def render_report(
     parts.append("<h2>Device pictures</h2>")
     if pair_picture is not None:
         parts.append(_img(pair_picture, "left and right devices from above and heel sections"))
-        parts.append("<figcaption>Both devices on one thickness scale, and their heel sections seen from "
-                     "behind with the posting angle.</figcaption>")
+        parts.append(
+            "<figcaption>Both devices on one thickness scale, and their heel sections seen from "
+            "behind with the posting angle.</figcaption>"
+        )
         cols = "".join(f"<div>{_img(previews[s], f'{s} device')}</div>" for s in sides)
         parts.append(f'<div class="cols">{cols}</div>')
-        parts.append("<figcaption>Each device in detail: thickness from above, medial profile with the arch "
-                     "peak and heel-cup rim, heel section (zoom in for full resolution).</figcaption>")
+        parts.append(
+            "<figcaption>Each device in detail: thickness from above, medial profile with the arch "
+            "peak and heel-cup rim, heel section (zoom in for full resolution).</figcaption>"
+        )
     else:
         parts.append(_img(previews[sides[0]], f"{sides[0]} device"))
-    legend = ", ".join(f'<span class="{k}">{_MARK[k]}</span> {t}' for k, t in (
-        (PASS, "passed"), (FAIL, "failed"), (INFO, "measured for information")))
-    parts += ["<h2>Output checks (read back from the device mesh)</h2>", _check_table(checks, heads),
-              f'<p class="def">{legend}.</p>']
+    legend = ", ".join(
+        f'<span class="{k}">{_MARK[k]}</span> {t}'
+        for k, t in ((PASS, "passed"), (FAIL, "failed"), (INFO, "measured for information"))
+    )
+    parts += [
+        "<h2>Output checks (read back from the device mesh)</h2>",
+        _check_table(checks, heads),
+        f'<p class="def">{legend}.</p>',
+    ]
     if files:
         parts.append(f'<p class="foot">Files: {_e(", ".join(files))}</p>')
     parts.append(f'<p class="foot">Scans: {_e(", ".join(str(reports[s]["scan"]) for s in sides))}</p>')
@@ -362,18 +406,24 @@ def _print_rows(p: Mapping[str, Any]) -> dict[str, str]:
     return rows
 
 
-def _print_section(prints: Mapping[str, Mapping[str, Any]], sides: Sequence[str], heads: Sequence[str]
-                   ) -> list[str]:
+def _print_section(
+    prints: Mapping[str, Mapping[str, Any]], sides: Sequence[str], heads: Sequence[str]
+) -> list[str]:
     """Printing: material, printer, stiffness zones and, when sliced, time, filament and cost."""
     texts = {s: _print_rows(prints[s]) if prints.get(s) else {} for s in sides}
     labels = list(dict.fromkeys(k for t in texts.values() for k in t))
     rows = [[f"<td>{_e(k)}</td>", *(f"<td>{_e(texts[s].get(k, 'n/a'))}</td>" for s in sides)] for k in labels]
-    return ["<h2>Printing</h2>", _table(["", *heads], rows),
-            '<p class="def">Zones are slicer modifier volumes in the 3MF, placed from the foot\'s landmarks; '
-            "time, filament and cost are PrusaSlicer's own estimate for the device alone.</p>"]
+    return [
+        "<h2>Printing</h2>",
+        _table(["", *heads], rows),
+        '<p class="def">Zones are slicer modifier volumes in the 3MF, placed from the foot\'s landmarks; '
+        "time, filament and cost are PrusaSlicer's own estimate for the device alone.</p>",
+    ]
 
 
 def _scan_line(foot: Mapping[str, Any]) -> str:
     wb = "weight-bearing" if foot.get("weight_bearing") else "non-weight-bearing"
-    return (f"{foot.get('scan_kind')}, {wb}, units {foot.get('units')} ({foot.get('units_source')}), "
-            f"side {foot.get('side_source')}")
+    return (
+        f"{foot.get('scan_kind')}, {wb}, units {foot.get('units')} ({foot.get('units_source')}), "
+        f"side {foot.get('side_source')}"
+    )

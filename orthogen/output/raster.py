@@ -320,12 +320,16 @@ class Panel:
         # grid column i (data x) and row j (data y) of a panel pixel's centre (u + 0.5, v + 0.5)
         sx = (self.xlim[1] - self.xlim[0]) / (x1 - x0) / (extent[1] - extent[0]) * nx
         sy = (self.ylim[1] - self.ylim[0]) / (y1 - y0) / (extent[3] - extent[2]) * ny
-        cx = ((left - x0) / (x1 - x0) * (self.xlim[1] - self.xlim[0]) + self.xlim[0] - extent[0]) / (
-            extent[1] - extent[0]
-        ) * nx
-        cy = ((y1 - top) / (y1 - y0) * (self.ylim[1] - self.ylim[0]) + self.ylim[0] - extent[2]) / (
-            extent[3] - extent[2]
-        ) * ny
+        cx = (
+            ((left - x0) / (x1 - x0) * (self.xlim[1] - self.xlim[0]) + self.xlim[0] - extent[0])
+            / (extent[1] - extent[0])
+            * nx
+        )
+        cy = (
+            ((y1 - top) / (y1 - y0) * (self.ylim[1] - self.ylim[0]) + self.ylim[0] - extent[2])
+            / (extent[3] - extent[2])
+            * ny
+        )
         size = (right - left, bottom - top)
         coeffs = (sx, 0.0, cx, 0.0, -sy, cy)
         src = Image.fromarray(np.ascontiguousarray(np.swapaxes(rgb, 0, 1)), "RGB")

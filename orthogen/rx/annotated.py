@@ -30,13 +30,22 @@ def _yaml_scalar(value: Any) -> str:
         return str(value)
     text = str(value)
     plain = re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]*", text) and text.lower() not in (
-        "true", "false", "yes", "no", "on", "off", "null", "none")
+        "true",
+        "false",
+        "yes",
+        "no",
+        "on",
+        "off",
+        "null",
+        "none",
+    )
     return text if plain else json.dumps(text, ensure_ascii=False)
 
 
 def _comment(text: str, first: str = "# ", rest: str = "#   ") -> list[str]:
-    return textwrap.wrap(text, WIDTH, initial_indent=first, subsequent_indent=rest,
-                         break_on_hyphens=False) or [first.rstrip()]
+    return textwrap.wrap(
+        text, WIDTH, initial_indent=first, subsequent_indent=rest, break_on_hyphens=False
+    ) or [first.rstrip()]
 
 
 def _bullet(text: str) -> list[str]:
@@ -55,9 +64,11 @@ def prescription_yaml(derivation: Derivation, made_from: Sequence[str] = ()) -> 
     """The prescription of ``derivation`` as commented YAML; ``made_from`` lines go in the header."""
     lines = ["# orthogen prescription derived from a clinical assessment (`orthogen prescribe`)."]
     lines += [f"#   {m}" for m in made_from]
-    lines += _comment("Above every value: why it was chosen (finding -> rule [sources], the clinician's own "
-                      "choice, or the template's default). Sources are cited in full in "
-                      "templates/rules/clinical_rules.yaml and the README's rule table.")
+    lines += _comment(
+        "Above every value: why it was chosen (finding -> rule [sources], the clinician's own "
+        "choice, or the template's default). Sources are cited in full in "
+        "templates/rules/clinical_rules.yaml and the README's rule table."
+    )
     if derivation.warnings:
         lines += ["#", "# Warnings:"]
         for w in derivation.warnings:

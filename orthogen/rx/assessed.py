@@ -72,11 +72,13 @@ def read_assessment(data: str | Path | Mapping[str, Any], source: str | None = N
     section = raw[SECTION]
     if not isinstance(section, dict):
         raise PrescriptionError(
-            f"{SECTION} must be a mapping of findings (conditions, foot_posture_index, ...)", where)
+            f"{SECTION} must be a mapping of findings (conditions, foot_posture_index, ...)", where
+        )
     if section.get("prescription"):
         raise PrescriptionError(
             f"{SECTION}.prescription: in a prescription file the values set by hand are the file's own keys",
-            where)
+            where,
+        )
     a = validate_assessment(section, where)
     return AssessmentSource(a, {k: v for k, v in raw.items() if k != SECTION}, where)
 
@@ -123,8 +125,11 @@ def load_with_assessment(
     rx_raw = read_prescription_file(rx_path) if rx_path is not None else {}
     if assessment is not None:
         if SECTION in rx_raw:
-            raise PrescriptionError(f"the prescription has an {SECTION}: section and an assessment was given "
-                                    "as well: give it once", rx_path)
+            raise PrescriptionError(
+                f"the prescription has an {SECTION}: section and an assessment was given "
+                "as well: give it once",
+                rx_path,
+            )
         src = read_assessment(assessment)
         chosen = {**src.chosen, **copy.deepcopy(rx_raw)}
     elif rx_path is not None and is_assessment(rx_raw):

@@ -49,19 +49,40 @@ from orthogen.rx.text import show as _show
 ASSESSMENT_SCHEMA_PATH = Path(__file__).resolve().parents[2] / "templates" / "assessment.schema.json"
 
 Condition = Literal[
-    "overpronation", "flat_foot", "supination", "high_arch", "leg_length_difference", "plantar_heel_pain",
-    "hallux_valgus", "metatarsalgia", "mortons_neuroma", "low_back_pain", "hip_pain", "knee_pain",
+    "overpronation",
+    "flat_foot",
+    "supination",
+    "high_arch",
+    "leg_length_difference",
+    "plantar_heel_pain",
+    "hallux_valgus",
+    "metatarsalgia",
+    "mortons_neuroma",
+    "low_back_pain",
+    "hip_pain",
+    "knee_pain",
 ]
 CONDITIONS: tuple[str, ...] = get_args(Condition)
 #: Other names clinicians write for the same condition.
 CONDITION_ALIASES = {
-    "pronation": "overpronation", "pes_planus": "flat_foot", "flatfoot": "flat_foot",
-    "flat_feet": "flat_foot", "fallen_arch": "flat_foot", "underpronation": "supination",
-    "pes_cavus": "high_arch", "cavus": "high_arch",
-    "leg_length_discrepancy": "leg_length_difference", "lld": "leg_length_difference",
-    "plantar_fasciitis": "plantar_heel_pain", "heel_pain": "plantar_heel_pain",
-    "heel_spur": "plantar_heel_pain", "bunion": "hallux_valgus", "neuroma": "mortons_neuroma",
-    "morton_neuroma": "mortons_neuroma", "back_pain": "low_back_pain", "lower_back_pain": "low_back_pain",
+    "pronation": "overpronation",
+    "pes_planus": "flat_foot",
+    "flatfoot": "flat_foot",
+    "flat_feet": "flat_foot",
+    "fallen_arch": "flat_foot",
+    "underpronation": "supination",
+    "pes_cavus": "high_arch",
+    "cavus": "high_arch",
+    "leg_length_discrepancy": "leg_length_difference",
+    "lld": "leg_length_difference",
+    "plantar_fasciitis": "plantar_heel_pain",
+    "heel_pain": "plantar_heel_pain",
+    "heel_spur": "plantar_heel_pain",
+    "bunion": "hallux_valgus",
+    "neuroma": "mortons_neuroma",
+    "morton_neuroma": "mortons_neuroma",
+    "back_pain": "low_back_pain",
+    "lower_back_pain": "low_back_pain",
 }
 FootSide = Literal["left", "right"]
 ConditionSide = Literal["both", "left", "right"]
@@ -87,19 +108,22 @@ def _sided_schema(name: str, title: str, meaning: str) -> Any:
         one.append({"type": "string", "pattern": rf"^\s*[0-9.]+\s*({words[0]}|{words[1]})\s*$"})
     both = {"anyOf": one}
     per_side = {
-        "type": "object", "additionalProperties": False,
+        "type": "object",
+        "additionalProperties": False,
         "properties": {"left": both, "right": both},
     }
     unit_text = f" {unit}" if unit else ""
     words_text = f" Also written as '4 {words[0]}' or '4 {words[1]}'." if words else ""
-    return WithJsonSchema({
-        "anyOf": [*one, per_side, {"type": "null"}],
-        "title": f"{title}{f' ({unit})' if unit else ''}",
-        "description": (
-            f"{meaning} Range {lo:g} to {hi:g}{unit_text}; one value for both feet or {{left, right}}."
-            f"{words_text} Default null (not measured)."
-        ),
-    })
+    return WithJsonSchema(
+        {
+            "anyOf": [*one, per_side, {"type": "null"}],
+            "title": f"{title}{f' ({unit})' if unit else ''}",
+            "description": (
+                f"{meaning} Range {lo:g} to {hi:g}{unit_text}; one value for both feet or {{left, right}}."
+                f"{words_text} Default null (not measured)."
+            ),
+        }
+    )
 
 
 SidedValue = float | dict[str, float]
@@ -124,14 +148,18 @@ class LegLengthDifference(_Item):
     """A measured leg-length difference: how much, which leg is short, how it was measured."""
 
     mm: float = Field(
-        ge=0, le=60, title="Leg-length difference (mm)",
-        description="Measured difference in leg length, mm, 0 to 60.", json_schema_extra={"unit": "mm"},
+        ge=0,
+        le=60,
+        title="Leg-length difference (mm)",
+        description="Measured difference in leg length, mm, 0 to 60.",
+        json_schema_extra={"unit": "mm"},
     )
     short_side: FootSide | None = Field(
         None, title="Short side", description="Which leg is short: left or right (needed when mm > 0)."
     )
     method: LldMethod | None = Field(
-        None, title="Method",
+        None,
+        title="Method",
         description="How it was measured: tape, blocks (standing blocks), radiograph, ultrasound or other.",
     )
 
@@ -148,12 +176,16 @@ class Shoe(_Item):
     """The shoe the device goes in."""
 
     type: ShoeType | None = Field(
-        None, title="Shoe type",
+        None,
+        title="Shoe type",
         description="athletic (trainers, running), casual (walking, lace-ups), dress (slim, low-cut) or work "
         "(boots, safety shoes).",
     )
     drop_mm: float | None = _rng(
-        None, *SHOE_DROP_RANGE_MM, "mm", "Heel-to-ball drop",
+        None,
+        *SHOE_DROP_RANGE_MM,
+        "mm",
+        "Heel-to-ball drop",
         "The shoe's heel-to-ball drop (heel height above the ball), mm.",
     )
 
@@ -164,41 +196,63 @@ class Assessment(_Item):
     model_config = ConfigDict(title="orthogen assessment")
 
     patient_ref: str | None = Field(
-        None, max_length=64, title="Patient reference",
+        None,
+        max_length=64,
+        title="Patient reference",
         description="The clinic's patient reference (not a name).",
     )
     conditions: Annotated[
         dict[Condition, ConditionSide],
-        WithJsonSchema({
-            "title": "Conditions",
-            "description": (
-                "The patient's conditions: a list (both feet), or a mapping condition: both | left | right. "
-                f"Names: {', '.join(CONDITIONS)} (also: {', '.join(sorted(CONDITION_ALIASES))})."
-            ),
-            "anyOf": [
-                {"type": "array", "items": {"type": "string"}},
-                {"type": "object", "additionalProperties": {"enum": list(get_args(ConditionSide))}},
-            ],
-        }),
+        WithJsonSchema(
+            {
+                "title": "Conditions",
+                "description": (
+                    "The patient's conditions: a list (both feet), "
+                    "or a mapping condition: both | left | right. "
+                    f"Names: {', '.join(CONDITIONS)} (also: {', '.join(sorted(CONDITION_ALIASES))})."
+                ),
+                "anyOf": [
+                    {"type": "array", "items": {"type": "string"}},
+                    {"type": "object", "additionalProperties": {"enum": list(get_args(ConditionSide))}},
+                ],
+            }
+        ),
     ] = Field(default_factory=dict)
     leg_length_difference: LegLengthDifference | None = Field(
         None, title="Leg-length difference", description="{mm, short_side, method}; null = not measured."
     )
-    foot_posture_index: Annotated[SidedValue | None, _sided_schema(
-        "foot_posture_index", "Foot Posture Index (FPI-6)",
-        "Total score of the six-item Foot Posture Index: + pronated, - supinated (Redmond 2006).",
-    )] = None
-    rcsp_deg: Annotated[SidedValue | None, _sided_schema(
-        "rcsp_deg", "Resting calcaneal stance position",
-        "Frontal angle of the heel bisection in relaxed stance: + inverted (varus), - everted (valgus).",
-    )] = None
-    forefoot_deg: Annotated[SidedValue | None, _sided_schema(
-        "forefoot_deg", "Forefoot to rearfoot",
-        "Forefoot-to-rearfoot frontal angle with the subtalar joint in neutral: + varus, - valgus.",
-    )] = None
-    navicular_drop_mm: Annotated[SidedValue | None, _sided_schema(
-        "navicular_drop_mm", "Navicular drop", "Drop of the navicular tuberosity from sitting to standing.",
-    )] = None
+    foot_posture_index: Annotated[
+        SidedValue | None,
+        _sided_schema(
+            "foot_posture_index",
+            "Foot Posture Index (FPI-6)",
+            "Total score of the six-item Foot Posture Index: + pronated, - supinated (Redmond 2006).",
+        ),
+    ] = None
+    rcsp_deg: Annotated[
+        SidedValue | None,
+        _sided_schema(
+            "rcsp_deg",
+            "Resting calcaneal stance position",
+            "Frontal angle of the heel bisection in relaxed stance: + inverted (varus), - everted (valgus).",
+        ),
+    ] = None
+    forefoot_deg: Annotated[
+        SidedValue | None,
+        _sided_schema(
+            "forefoot_deg",
+            "Forefoot to rearfoot",
+            "Forefoot-to-rearfoot frontal angle with the subtalar joint in neutral: + varus, - valgus.",
+        ),
+    ] = None
+    navicular_drop_mm: Annotated[
+        SidedValue | None,
+        _sided_schema(
+            "navicular_drop_mm",
+            "Navicular drop",
+            "Drop of the navicular tuberosity from sitting to standing.",
+        ),
+    ] = None
     body_mass_kg: float | None = _rng(None, 20, 250, "kg", "Body mass", "The patient's body mass.")
     activity: Activity | None = Field(
         None, title="Activity", description="low, moderate, high, or sport (regular running or field sport)."
@@ -208,7 +262,8 @@ class Assessment(_Item):
     )
     notes: str | None = Field(None, max_length=2000, title="Notes", description="Free text.")
     prescription: dict[str, Any] | None = Field(
-        None, title="Values set by hand",
+        None,
+        title="Values set by hand",
         description="Prescription keys the clinician sets by hand (see prescription.schema.json); they "
         "always win over the rules and are marked as the clinician's choice.",
     )
@@ -322,9 +377,13 @@ def _parse_sided(name: str, value: Any) -> Any:
         unknown = [k for k in value if k not in SIDES]
         if unknown:
             raise ValueError(
-                f"{name} has unknown key(s) {', '.join(map(_show, unknown))} (allowed: left, right)")
-        return {side: _parse_number(f"{name}.{side}", name, value[side]) for side in SIDES if side in value
-                and value[side] is not None}
+                f"{name} has unknown key(s) {', '.join(map(_show, unknown))} (allowed: left, right)"
+            )
+        return {
+            side: _parse_number(f"{name}.{side}", name, value[side])
+            for side in SIDES
+            if side in value and value[side] is not None
+        }
     return _parse_number(name, name, value)
 
 
@@ -335,8 +394,11 @@ def _parse_number(key: str, name: str, value: Any) -> float:
         number = float(value)
     elif isinstance(value, str):
         text = value.strip().lower()
-        pattern = rf"([+-]?\d+(?:\.\d*)?)\s*(?:°|deg|degrees?|mm)?\s*({'|'.join(words)})?" if words else \
-            r"([+-]?\d+(?:\.\d*)?)\s*(?:mm)?"
+        pattern = (
+            rf"([+-]?\d+(?:\.\d*)?)\s*(?:°|deg|degrees?|mm)?\s*({'|'.join(words)})?"
+            if words
+            else r"([+-]?\d+(?:\.\d*)?)\s*(?:mm)?"
+        )
         match = re.fullmatch(pattern, text)
         if match:
             number = float(match.group(1))
@@ -430,4 +492,3 @@ def write_json_schema(path: str | Path = ASSESSMENT_SCHEMA_PATH) -> Path:
     path = Path(path)
     path.write_text(json_schema_text(), encoding="utf-8")
     return path
-

@@ -78,8 +78,10 @@ class Derivation:
         return {
             "side": self.findings.side,
             "findings": [f.text for f in self.findings.shown()],
-            "why": [{"finding": r.finding, "rule": r.rule, "value": r.value, "sources": list(r.sources)}
-                    for r in self.why],
+            "why": [
+                {"finding": r.finding, "rule": r.rule, "value": r.value, "sources": list(r.sources)}
+                for r in self.why
+            ],
             "reasons": {d.key: {"origin": d.origin, "reason": d.reason} for d in self.decisions},
             "warnings": list(self.warnings),
         }
@@ -207,8 +209,10 @@ def _set_phase(fired: Sequence[ClinicalRule], f: FootFindings, s: _State) -> Non
                 continue
             value, raw = _compute(spec, f)
             if s.by.get(key) and s.values.get(key) != value:
-                s.warnings.append(f"{key}: {rule.id} gives {_show(value)} over {', '.join(s.by[key])} "
-                                  f"({_show(s.values.get(key))}); the later rule in the rules file wins")
+                s.warnings.append(
+                    f"{key}: {rule.id} gives {_show(value)} over {', '.join(s.by[key])} "
+                    f"({_show(s.values.get(key))}); the later rule in the rules file wins"
+                )
             if raw != value:
                 s.warnings.append(f"{rule.title}: {_show(raw)} limited to {_show(value)}")
                 s.notes[key] = f"{_show(raw)} limited to {_show(value)}"
@@ -235,8 +239,11 @@ def _cap_phase(fired: Sequence[ClinicalRule], f: FootFindings, s: _State, chosen
     caps: dict[str, tuple[float, ClinicalRule]] = {}
     for rule in fired:
         for key, spec in rule.set.items():
-            if isinstance(spec, dict) and "at_most" in spec and (
-                    key not in caps or float(spec["at_most"]) < caps[key][0]):
+            if (
+                isinstance(spec, dict)
+                and "at_most" in spec
+                and (key not in caps or float(spec["at_most"]) < caps[key][0])
+            ):
                 caps[key] = (float(spec["at_most"]), rule)
     facts = {str(item.name): item.value for item in f.items}
     for key, (limit, rule) in caps.items():
@@ -245,14 +252,26 @@ def _cap_phase(fired: Sequence[ClinicalRule], f: FootFindings, s: _State, chosen
             continue
         wanted_by = ", ".join(s.by.get(key) or [])
         if wanted_by and key not in chosen:  # a rule wanted more: say what was chosen and why
-            text = rule.capped.get(key, rule.capped.get("*", "{rule} caps {key} at {value}; {wanted} wanted "
-                                                             "by {by}: {value} used"))
-            s.warnings.append(text.format_map({
-                **facts, "key": key, "value": f"{limit:g}", "wanted": f"{current:g}",
-                "excess": f"{current - limit:g}", "by": wanted_by, "rule": rule.id,
-            }))
-        s.notes[key] = f"{current:g} wanted by {wanted_by or 'the template'}, capped at {limit:g} by " \
-                       f"{rule.id}"
+            text = rule.capped.get(
+                key,
+                rule.capped.get("*", "{rule} caps {key} at {value}; {wanted} wanted by {by}: {value} used"),
+            )
+            s.warnings.append(
+                text.format_map(
+                    {
+                        **facts,
+                        "key": key,
+                        "value": f"{limit:g}",
+                        "wanted": f"{current:g}",
+                        "excess": f"{current - limit:g}",
+                        "by": wanted_by,
+                        "rule": rule.id,
+                    }
+                )
+            )
+        s.notes[key] = (
+            f"{current:g} wanted by {wanted_by or 'the template'}, capped at {limit:g} by {rule.id}"
+        )
         s.wanted[key] = (current, list(s.by.get(key) or []))
         s.values[key], s.by[key] = limit, [rule.id]
         s.history.append((rule.id, key, limit))
@@ -286,8 +305,11 @@ def derive(
     f = gather(assessment, scan, side, book.posture, book.forefoot_disagreement_deg)
     fired = [r for r in book.rules if holds(r, f)]
     template_rules = [r for r in fired if "template" in r.set]
-    template = chosen.get("template") if isinstance(chosen.get("template"), str) else (
-        template_rules[-1].set["template"] if template_rules else DEFAULT_TEMPLATE)
+    template = (
+        chosen.get("template")
+        if isinstance(chosen.get("template"), str)
+        else (template_rules[-1].set["template"] if template_rules else DEFAULT_TEMPLATE)
+    )
     defaults = templates_io.load_template(template, templates_dir)["defaults"]
     s = _State(dict(defaults), {}, {}, list(f.warnings))
     _set_phase(fired, f, s)
@@ -306,8 +328,9 @@ def derive(
     return Derivation(values, decisions, why, tuple(dict.fromkeys(s.warnings)), f, template)
 
 
-def _undo_unmet(fired: Sequence[ClinicalRule], defaults: Mapping[str, Any], chosen: Mapping[str, Any],
-                s: _State) -> dict[str, str]:
+def _undo_unmet(
+    fired: Sequence[ClinicalRule], defaults: Mapping[str, Any], chosen: Mapping[str, Any], s: _State
+) -> dict[str, str]:
     undone = {}
     for rule in fired:
         failures = _requirement_failures(rule, s.values)
@@ -331,19 +354,31 @@ def _warn_chosen_beyond_caps(fired: Sequence[ClinicalRule], chosen: Mapping[str,
         for key, spec in rule.set.items():
             v = _num(chosen.get(key))
             if isinstance(spec, dict) and "at_most" in spec and v is not None and v > spec["at_most"]:
-                s.warnings.append(f"{key} = {v:g} is the clinician's choice, above the {spec['at_most']:g} "
-                                  f"that {rule.id} allows ({rule.title}); kept as chosen")
+                s.warnings.append(
+                    f"{key} = {v:g} is the clinician's choice, above the {spec['at_most']:g} "
+                    f"that {rule.id} allows ({rule.title}); kept as chosen"
+                )
 
 
 def _emitted_keys(defaults: Mapping[str, Any], s: _State, chosen: Mapping[str, Any]) -> list[str]:
-    keys = [k for k in Prescription.model_fields if k != "template"
-            and (k in defaults or k in s.by or k in chosen or k in s.notes or k == "side")]
+    keys = [
+        k
+        for k in Prescription.model_fields
+        if k != "template" and (k in defaults or k in s.by or k in chosen or k in s.notes or k == "side")
+    ]
     return ["template", *[k for k in keys if k in s.values]]
 
 
-def _decisions(f: FootFindings, fired: Sequence[ClinicalRule], defaults: Mapping[str, Any],
-               chosen: Mapping[str, Any], s: _State, template: str, template_rules: Sequence[ClinicalRule],
-               ruled: Mapping[str, Any]) -> tuple[Decision, ...]:
+def _decisions(
+    f: FootFindings,
+    fired: Sequence[ClinicalRule],
+    defaults: Mapping[str, Any],
+    chosen: Mapping[str, Any],
+    s: _State,
+    template: str,
+    template_rules: Sequence[ClinicalRule],
+    ruled: Mapping[str, Any],
+) -> tuple[Decision, ...]:
     rules = {r.id: r for r in fired}
     out = []
     for key in _emitted_keys(defaults, s, chosen):
@@ -356,16 +391,23 @@ def _decisions(f: FootFindings, fired: Sequence[ClinicalRule], defaults: Mapping
             out.append(Decision(key, value, "clinician", f"clinician's choice{would}"))
             continue
         if key == "side":
-            out.append(Decision(key, value, "foot", f"the {value} foot: its findings (assessment and scan) "
-                                                    "made this prescription"))
+            out.append(
+                Decision(
+                    key,
+                    value,
+                    "foot",
+                    f"the {value} foot: its findings (assessment and scan) made this prescription",
+                )
+            )
             continue
         if key == "template":
             if template_rules:
                 r = template_rules[-1]
                 out.append(Decision(key, value, "rule", _because(r, f), (r.id,)))
             else:
-                out.append(Decision(key, value, "template",
-                                    "no finding names a shoe or sport: standard device"))
+                out.append(
+                    Decision(key, value, "template", "no finding names a shoe or sport: standard device")
+                )
             continue
         if ids and key in s.wanted and s.wanted[key][1]:
             wanted, by = s.wanted[key]
@@ -406,14 +448,23 @@ def _rule_value(rule: ClinicalRule, s: _State, chosen: Mapping[str, Any], values
     return ", ".join(parts) or "no change (already met)"
 
 
-def _why_rows(f: FootFindings, fired: Sequence[ClinicalRule], undone: Mapping[str, str],
-              chosen: Mapping[str, Any], s: _State, values: Mapping[str, Any]) -> tuple[WhyRow, ...]:
+def _why_rows(
+    f: FootFindings,
+    fired: Sequence[ClinicalRule],
+    undone: Mapping[str, str],
+    chosen: Mapping[str, Any],
+    s: _State,
+    values: Mapping[str, Any],
+) -> tuple[WhyRow, ...]:
     rows, used = [], set()
     for rule in fired:
         found = _rule_findings(rule, f)
         used.update(found)
-        value = (f"not applied: needs {undone[rule.id]}" if rule.id in undone
-                 else _rule_value(rule, s, chosen, values))
+        value = (
+            f"not applied: needs {undone[rule.id]}"
+            if rule.id in undone
+            else _rule_value(rule, s, chosen, values)
+        )
         rows.append(WhyRow("; ".join(found) or "-", rule.title, value, rule.sources))
     for key, value in chosen.items():
         rows.append(WhyRow("clinician", "set by hand", f"{key} = {_show(value)}"))

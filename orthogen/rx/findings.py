@@ -16,8 +16,11 @@ from orthogen.rx.assessment import Assessment
 
 #: Posture classes and the direction each belongs to.
 DIRECTION = {
-    "highly_pronated": "pronated", "pronated": "pronated", "normal": "normal",
-    "supinated": "supinated", "highly_supinated": "supinated",
+    "highly_pronated": "pronated",
+    "pronated": "pronated",
+    "normal": "normal",
+    "supinated": "supinated",
+    "highly_supinated": "supinated",
 }
 #: The scan report key of the forefoot-to-rearfoot angle (+ = forefoot varus), when the scan measures it.
 SCAN_FOREFOOT_KEY = "forefoot_to_rearfoot_deg"
@@ -66,20 +69,28 @@ def _deg(value: float, words: tuple[str, str]) -> str:
 
 def _condition_text(name: str) -> str:
     return {
-        "hallux_valgus": "hallux valgus / bunion", "mortons_neuroma": "Morton's neuroma",
+        "hallux_valgus": "hallux valgus / bunion",
+        "mortons_neuroma": "Morton's neuroma",
         "plantar_heel_pain": "plantar heel pain",
     }.get(name, name.replace("_", " "))
 
 
 def _assessment_items(a: Assessment, side: str | None) -> list[Finding]:
-    items = [Finding(f"condition:{c}", True, _condition_text(c), "assessment")
-             for c in a.conditions_for(side)]
+    items = [
+        Finding(f"condition:{c}", True, _condition_text(c), "assessment") for c in a.conditions_for(side)
+    ]
     lld = a.leg_length_difference
     if lld is not None:
         how = f" ({lld.method})" if lld.method else ""
         short = f", {lld.short_side} leg short" if lld.mm > 0 else ""
-        items.append(Finding("leg_length_difference_mm", lld.mm,
-                             f"leg-length difference {lld.mm:g} mm{short}{how}", "assessment"))
+        items.append(
+            Finding(
+                "leg_length_difference_mm",
+                lld.mm,
+                f"leg-length difference {lld.mm:g} mm{short}{how}",
+                "assessment",
+            )
+        )
         if lld.short_side:
             items.append(Finding("short_side", lld.short_side, f"{lld.short_side} leg short", "assessment"))
     fpi = a.value("foot_posture_index", side)
@@ -90,19 +101,22 @@ def _assessment_items(a: Assessment, side: str | None) -> list[Finding]:
         items.append(Finding("navicular_drop_mm", nd, f"navicular drop {nd:g} mm", "assessment"))
     rcsp = a.value("rcsp_deg", side)
     if rcsp is not None:
-        items.append(Finding("rcsp_deg", rcsp, f"calcaneal stance {_deg(rcsp, ('inverted', 'everted'))}",
-                             "assessment"))
+        items.append(
+            Finding("rcsp_deg", rcsp, f"calcaneal stance {_deg(rcsp, ('inverted', 'everted'))}", "assessment")
+        )
     if a.body_mass_kg is not None:
-        items.append(Finding("body_mass_kg", a.body_mass_kg, f"body mass {a.body_mass_kg:g} kg",
-                             "assessment"))
+        items.append(
+            Finding("body_mass_kg", a.body_mass_kg, f"body mass {a.body_mass_kg:g} kg", "assessment")
+        )
     if a.activity is not None:
         items.append(Finding("activity", a.activity, f"activity {a.activity}", "assessment"))
     shoe = a.shoe
     if shoe is not None and shoe.type is not None:
         items.append(Finding("shoe_type", shoe.type, f"{shoe.type} shoe", "assessment"))
     if shoe is not None and shoe.drop_mm is not None:
-        items.append(Finding("shoe_drop_mm", shoe.drop_mm, f"shoe heel-to-ball drop {shoe.drop_mm:g} mm",
-                             "assessment"))
+        items.append(
+            Finding("shoe_drop_mm", shoe.drop_mm, f"shoe heel-to-ball drop {shoe.drop_mm:g} mm", "assessment")
+        )
     return items
 
 
@@ -111,26 +125,45 @@ def _scan_items(scan: Mapping[str, Any]) -> list[Finding]:
     items = []
     ai = f"arch index {scan['arch_index']:.3f}" if scan.get("arch_index") is not None else ""
     if scan.get("foot_type") is not None:
-        items.append(Finding("foot_type", scan["foot_type"],
-                             f"{scan['foot_type']} arch ({ai + ', ' if ai else ''}scan{estimate})", "scan"))
+        items.append(
+            Finding(
+                "foot_type",
+                scan["foot_type"],
+                f"{scan['foot_type']} arch ({ai + ', ' if ai else ''}scan{estimate})",
+                "scan",
+            )
+        )
     if ai:  # read together with the foot type it defines
         text = items[0].text if items else f"{ai} (scan{estimate})"
         items.append(Finding("arch_index", scan["arch_index"], text, "scan"))
     if scan.get("arch_height_mm") is not None:
-        items.append(Finding("arch_height_mm", scan["arch_height_mm"],
-                             f"arch height {scan['arch_height_mm']:.1f} mm (scan)", "scan"))
+        items.append(
+            Finding(
+                "arch_height_mm",
+                scan["arch_height_mm"],
+                f"arch height {scan['arch_height_mm']:.1f} mm (scan)",
+                "scan",
+            )
+        )
     return items
 
 
-def _forefoot(a: Assessment, side: str | None, scan: Mapping[str, Any] | None,
-              disagreement_deg: float) -> tuple[list[Finding], list[str]]:
+def _forefoot(
+    a: Assessment, side: str | None, scan: Mapping[str, Any] | None, disagreement_deg: float
+) -> tuple[list[Finding], list[str]]:
     clinical = a.value("forefoot_deg", side)
     measured = None if scan is None else scan.get(SCAN_FOREFOOT_KEY)
     items, warnings = [], []
     words = ("varus", "valgus")
     if measured is not None:
-        items.append(Finding(SCAN_FOREFOOT_KEY, float(measured),
-                             f"forefoot-to-rearfoot {_deg(float(measured), words)} (scan)", "scan"))
+        items.append(
+            Finding(
+                SCAN_FOREFOOT_KEY,
+                float(measured),
+                f"forefoot-to-rearfoot {_deg(float(measured), words)} (scan)",
+                "scan",
+            )
+        )
     if clinical is not None:
         items.append(Finding("forefoot_deg", clinical, f"forefoot {_deg(clinical, words)}", "assessment"))
         if measured is not None and abs(clinical - float(measured)) > disagreement_deg:
@@ -140,8 +173,11 @@ def _forefoot(a: Assessment, side: str | None, scan: Mapping[str, Any] | None,
                 "is used (measured with the subtalar joint in neutral, which is what the post balances)"
             )
     elif measured is not None:
-        items.append(Finding("forefoot_deg", float(measured),
-                             f"forefoot {_deg(float(measured), words)} (scan)", "scan"))
+        items.append(
+            Finding(
+                "forefoot_deg", float(measured), f"forefoot {_deg(float(measured), words)} (scan)", "scan"
+            )
+        )
     return items, warnings
 
 
@@ -161,8 +197,9 @@ def _classify(value: Any, source: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _posture(items: Sequence[Finding], conditions: Sequence[str],
-             table: Sequence[Mapping[str, Any]]) -> tuple[Finding | None, list[str]]:
+def _posture(
+    items: Sequence[Finding], conditions: Sequence[str], table: Sequence[Mapping[str, Any]]
+) -> tuple[Finding | None, list[str]]:
     """The foot posture from the first source present, graded by the agreeing ones; disagreements warn."""
     by_name = {f.name: f for f in items}
     votes: list[_Vote] = []
@@ -190,7 +227,8 @@ def _posture(items: Sequence[Finding], conditions: Sequence[str],
     warnings = [
         f"{v.text} reads as {v.cls.replace('_', ' ')}, but {first.text} reads as "
         f"{first.cls.replace('_', ' ')}: {direction} used, because {first.why_first}"
-        for v in votes[1:] if DIRECTION[v.cls] != direction
+        for v in votes[1:]
+        if DIRECTION[v.cls] != direction
     ]
     also = "; ".join(v.text for v in agree)
     text = f"{cls.replace('_', ' ')} foot ({first.text}{'; ' + also if also else ''})"

@@ -14,7 +14,6 @@ from orthogen.rx.model import NESTED_MODELS, TEXT_KEYS, Prescription, _Part
 OVERRIDE_SOURCE = "--set"
 
 
-
 def _parse_override_value(keys: tuple[str, ...], raw: str) -> Any:
     text = raw.strip()
     if text in ("", "null", "Null", "NULL", "~"):
@@ -102,4 +101,3 @@ def _set_override(
     _drop_origins(origins, keys)
     node[keys[-1]] = value
     _mark_origins(origins, keys, value, source)
-

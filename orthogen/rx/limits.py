@@ -61,4 +61,3 @@ STIFFNESS_LEVELS = ("firm", "medium", "soft")
 INFILL_RANGE_PCT = (5.0, 100.0)
 #: The device zones whose stiffness is prescribed (see orthogen/device/zones.py).
 STIFFNESS_ZONES = ("rearfoot", "heel_cushion", "arch", "forefoot", "posts")
-

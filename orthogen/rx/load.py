@@ -40,9 +40,7 @@ def _raise_problems(problems: list[tuple[str, str]], main_source: str) -> None:
     sources = {source for source, _ in unique}
     if len(sources) == 1:
         raise PrescriptionError("; ".join(m for _, m in unique), sources.pop())
-    raise PrescriptionError(
-        "; ".join(m if s == main_source else f"{s}: {m}" for s, m in unique), main_source
-    )
+    raise PrescriptionError("; ".join(m if s == main_source else f"{s}: {m}" for s, m in unique), main_source)
 
 
 def _refuse_template_file(data: Mapping[str, Any], path: str | Path) -> None:

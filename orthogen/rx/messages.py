@@ -116,12 +116,9 @@ def _translate(err: dict) -> list[tuple[tuple[tuple, ...], str]]:
     elif kind == "missing":
         message = f"missing key '{key}'"
     elif kind in ("string_pattern_mismatch", "string_too_long", "string_too_short") and loc == ("label",):
-        message = (
-            f"label = {_show(value)} must be 1 to {LABEL_MAX_CHARS} characters of {LABEL_CHARS_TEXT}"
-        )
+        message = f"label = {_show(value)} must be 1 to {LABEL_MAX_CHARS} characters of {LABEL_CHARS_TEXT}"
     elif kind == "value_error":
         message = str(ctx.get("error", err.get("msg", "")))
     else:
         message = f"{key}: {' '.join(str(err.get('msg', kind)).split())}"
     return [((loc,), message)]
-

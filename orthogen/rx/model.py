@@ -143,7 +143,11 @@ class MetPad(_Part):
     length_mm: float = _rng(30.0, 15, 50, "mm", "Met pad length", "Pad length along the foot (x).")
     width_mm: float = _rng(22.0, 10, 40, "mm", "Met pad width", "Pad width across the foot (y).")
     offset_mm: float = _rng(
-        8.0, 0, 30, "mm", "Met pad offset",
+        8.0,
+        0,
+        30,
+        "mm",
+        "Met pad offset",
         "Distance from the metatarsal-head line back (proximal) to the pad's distal edge.",
     )
 
@@ -154,7 +158,11 @@ class MetBar(_Part):
     height_mm: float = _rng(4.0, 2, 8, "mm", "Met bar height", "Bar height above the shell's top surface.")
     length_mm: float = _rng(20.0, 10, 40, "mm", "Met bar length", "Bar length along the foot (x).")
     offset_mm: float = _rng(
-        8.0, 0, 30, "mm", "Met bar offset",
+        8.0,
+        0,
+        30,
+        "mm",
+        "Met bar offset",
         "Distance from the metatarsal-head line back (proximal) to the bar's distal edge.",
     )
 
@@ -178,12 +186,20 @@ class HeelSpurPocket(_Part):
     )
     radius_mm: float = _rng(14.0, 8, 25, "mm", "Heel spur pocket radius", "Radius of the recess.")
     offset_mm: float = _rng(
-        0.0, -20, 20, "mm", "Heel spur pocket offset",
+        0.0,
+        -20,
+        20,
+        "mm",
+        "Heel spur pocket offset",
         "Position of the pocket centre along the foot from the heel centre; "
         "positive = toward the toes (distal).",
     )
     medial_offset_mm: float = _rng(
-        0.0, -20, 20, "mm", "Heel spur pocket medial offset",
+        0.0,
+        -20,
+        20,
+        "mm",
+        "Heel spur pocket medial offset",
         "Position of the pocket centre across the foot from the heel centre; "
         "positive = medial, negative = lateral.",
     )
@@ -221,9 +237,9 @@ class Stiffness(_Part):
     rearfoot: StiffnessLevel | Annotated[float, Field(ge=INFILL_RANGE_PCT[0], le=INFILL_RANGE_PCT[1])] = (
         _level_field("firm", "Rearfoot", "rearfoot around the heel cushion, back edge to the heel seat's end")
     )
-    heel_cushion: StiffnessLevel | Annotated[
-        float, Field(ge=INFILL_RANGE_PCT[0], le=INFILL_RANGE_PCT[1])
-    ] = _level_field("medium", "Heel cushion", "heel strike zone under the heel centre")
+    heel_cushion: StiffnessLevel | Annotated[float, Field(ge=INFILL_RANGE_PCT[0], le=INFILL_RANGE_PCT[1])] = (
+        _level_field("medium", "Heel cushion", "heel strike zone under the heel centre")
+    )
     arch: StiffnessLevel | Annotated[float, Field(ge=INFILL_RANGE_PCT[0], le=INFILL_RANGE_PCT[1])] = (
         _level_field("firm", "Arch", "midfoot from the heel seat's end to behind the met heads")
     )
@@ -270,8 +286,16 @@ NESTED_MODELS: dict[str, type[_Part]] = {
 ACCOMMODATIONS = ("met_pad", "met_bar", "first_mpj_cutout", "heel_spur_pocket", "mortons_extension")
 #: Keys whose --set value is taken as raw text (not parsed as YAML).
 TEXT_KEYS = {
-    ("template",), ("side",), ("units",), ("scan_kind",), ("length",), ("label",), ("shoe_size", "system"),
-    ("construction",), ("heel_lift_side",), ("material",),
+    ("template",),
+    ("side",),
+    ("units",),
+    ("scan_kind",),
+    ("length",),
+    ("label",),
+    ("shoe_size", "system"),
+    ("construction",),
+    ("heel_lift_side",),
+    ("material",),
 }
 
 
@@ -306,7 +330,7 @@ class Prescription(_Part):
     side: Side = Field(
         "auto",
         title="Side",
-        description="Which foot: left, right, or auto (detect from the scan). Default auto."
+        description="Which foot: left, right, or auto (detect from the scan). Default auto.",
     )
     units: Units = Field(
         "auto",
@@ -325,7 +349,10 @@ class Prescription(_Part):
         ),
     )
     foot_length_mm: float | None = _rng(
-        None, *FOOT_LENGTH_RANGE_MM, "mm", "Foot length",
+        None,
+        *FOOT_LENGTH_RANGE_MM,
+        "mm",
+        "Foot length",
         "Foot length, back of the heel to the tip of the longest toe, used to check the scan's scale; "
         "null = measure it from the scan.",
     )
@@ -358,42 +385,72 @@ class Prescription(_Part):
         ),
     )
     balance_inversion_deg: float = _rng(
-        0.0, *BALANCE_INVERSION_RANGE_DEG, "deg", "Balancing inversion",
+        0.0,
+        *BALANCE_INVERSION_RANGE_DEG,
+        "deg",
+        "Balancing inversion",
         "The foot is balanced with the heel bisection vertical (0) or turned varus by this much before the "
         "device is shaped (Blake inverted technique; above about 9 deg labs add arch fill).",
     )
     shoe_drop_mm: float = _rng(
-        0.0, *SHOE_DROP_RANGE_MM, "mm", "Shoe heel-to-ball drop",
+        0.0,
+        *SHOE_DROP_RANGE_MM,
+        "mm",
+        "Shoe heel-to-ball drop",
         "Heel-to-ball drop of the shoe's footbed; the device's underside follows it (0 = flat footbed).",
     )
     shell_thickness_mm: float = _rng(
-        3.0, 1.5, 8, "mm", "Shell thickness",
+        3.0,
+        1.5,
+        8,
+        "mm",
+        "Shell thickness",
         "Thickness of the shell; thicker is stiffer, so grow it with body weight "
         "(printed PP usually 2 to 5 mm).",
     )
     top_cover_mm: float = _rng(
-        0.0, 0, 6, "mm", "Top cover thickness",
+        0.0,
+        0,
+        6,
+        "mm",
+        "Top cover thickness",
         "Cushioning top cover modelled on the shell (usually 1 to 3 mm EVA); 0 = none.",
     )
     heel_cup_depth_mm: float = _rng(
-        12.0, 0, 30, "mm", "Heel cup depth",
+        12.0,
+        0,
+        30,
+        "mm",
+        "Heel cup depth",
         "Height of the heel cup's posterior edge above the weight-bearing plane (12 men, 10 women, 14 sport "
         "or with a medial heel skive, 8 to 10 dress).",
     )
     arch_height_mm: float | None = _rng(
-        None, 0, 40, "mm", "Arch height",
+        None,
+        0,
+        40,
+        "mm",
+        "Arch height",
         "Target height of the device's medial arch top surface above the weight-bearing plane; "
         "null = follow the scan.",
     )
     arch_fill_mm: float = _rng(
-        0.0, 0, 10, "mm", "Arch fill",
+        0.0,
+        0,
+        10,
+        "mm",
+        "Arch fill",
         "How far the arch contour is lowered below the scanned arch (labs: 0 none, 1.6 minimal, "
         "3.2 standard, 6.4 maximum); less fill = a higher, more controlling arch.",
     )
 
     # --- posting and control -------------------------------------------------------------------
     rearfoot_post_deg: float = _rng(
-        0.0, -10, 10, "deg", "Rearfoot post",
+        0.0,
+        -10,
+        10,
+        "deg",
+        "Rearfoot post",
         "Frontal-plane angle of the heel seat against the floor, whatever the capture's tilt: positive = "
         "varus (medial side raised), negative = valgus (lateral side raised), 0 = level. Made by an "
         "extrinsic post under the heel (shell) or in the device's underside (full contact). Usual 0 to 4, "
@@ -412,12 +469,20 @@ class Prescription(_Part):
         json_schema_extra={"unit": "deg"},
     )
     medial_heel_skive_mm: float = _rng(
-        0.0, 0, 8, "mm", "Medial heel skive",
+        0.0,
+        0,
+        8,
+        "mm",
+        "Medial heel skive",
         "Depth of a medial heel (Kirby) skive, usually 2 to 6 mm; needs heel_cup_depth_mm of at least 14 "
         "and is normally paired with a rearfoot post. 0 = none.",
     )
     heel_lift_mm: float = _rng(
-        0.0, 0, 12, "mm", "Heel lift",
+        0.0,
+        0,
+        12,
+        "mm",
+        "Heel lift",
         "Heel raise for a leg-length difference on this foot (start with 60 to 70 % of the measured "
         "difference); above 6 mm does not fit an in-shoe device well and gives a warning.",
     )
@@ -430,11 +495,19 @@ class Prescription(_Part):
         ),
     )
     medial_flange_mm: float = _rng(
-        0.0, 0, 25, "mm", "Medial flange",
+        0.0,
+        0,
+        25,
+        "mm",
+        "Medial flange",
         "Extra wall height along the medial midfoot, for more pronation control.",
     )
     lateral_flange_mm: float = _rng(
-        0.0, 0, 25, "mm", "Lateral flange",
+        0.0,
+        0,
+        25,
+        "mm",
+        "Lateral flange",
         "Extra wall height along the lateral midfoot, for more supination control.",
     )
 
@@ -551,6 +624,7 @@ class Prescription(_Part):
         if templates_io.template_path(value, directory) is None:
             raise ValueError(templates_io.unknown_template_problem(value, directory))
         return value
+
     @model_validator(mode="after")
     def _cross_field_rules(self) -> Prescription:
         problems = rules.refusals(self)
@@ -597,4 +671,3 @@ def write_json_schema(path: str | Path = SCHEMA_PATH) -> Path:
     path = Path(path)
     path.write_text(json_schema_text(), encoding="utf-8")
     return path
-

@@ -30,9 +30,20 @@ VALUE_OPS = ("from", "table", "at_least", "at_most")
 WHEN_OPS = ("at_least", "at_most", "abs_at_least")
 #: Findings a rule may test or read (conditions and posture have their own entries).
 FINDINGS = (
-    "leg_length_difference_mm", "short_side", "foot_posture_index", "navicular_drop_mm", "rcsp_deg",
-    "forefoot_deg", "body_mass_kg", "activity", "shoe_type", "shoe_drop_mm", "arch_index", "foot_type",
-    "arch_height_mm", "forefoot_to_rearfoot_deg",
+    "leg_length_difference_mm",
+    "short_side",
+    "foot_posture_index",
+    "navicular_drop_mm",
+    "rcsp_deg",
+    "forefoot_deg",
+    "body_mass_kg",
+    "activity",
+    "shoe_type",
+    "shoe_drop_mm",
+    "arch_index",
+    "foot_type",
+    "arch_height_mm",
+    "forefoot_to_rearfoot_deg",
 )
 
 
@@ -121,8 +132,12 @@ def _parse(path: str, data: Any) -> RuleBook:
         unknown = set(raw) - {"id", "title", "when", "set", "requires", "sources", "supported_by", "capped"}
         if unknown or rid in seen or not raw.get("title") or not isinstance(raw.get("set"), dict):
             extra = f"; unknown {sorted(unknown)}" if unknown else ""
-            raise _problem(path, where, "needs a unique id, a title, when and set (and nothing else but "
-                           f"requires, sources, supported_by, capped){extra}")
+            raise _problem(
+                path,
+                where,
+                "needs a unique id, a title, when and set (and nothing else but "
+                f"requires, sources, supported_by, capped){extra}",
+            )
         seen.add(rid)
         _check_when(path, where, raw.get("when"))
         for key, spec in raw["set"].items():
@@ -132,11 +147,18 @@ def _parse(path: str, data: Any) -> RuleBook:
             raise _problem(path, where, f"every rule names its sources, from: {', '.join(sources)}")
         capped = raw.get("capped") or {}
         capped = {"*": capped} if isinstance(capped, str) else dict(capped)
-        rules.append(ClinicalRule(
-            id=rid, title=str(raw["title"]), when=raw["when"], set=raw["set"],
-            requires=raw.get("requires") or {}, sources=refs,
-            supported_by=tuple(raw.get("supported_by") or ()), capped=capped,
-        ))
+        rules.append(
+            ClinicalRule(
+                id=rid,
+                title=str(raw["title"]),
+                when=raw["when"],
+                set=raw["set"],
+                requires=raw.get("requires") or {},
+                sources=refs,
+                supported_by=tuple(raw.get("supported_by") or ()),
+                capped=capped,
+            )
+        )
     posture = tuple(data.get("posture") or ())
     for entry in posture:
         if not isinstance(entry, dict) or ("classes" not in entry and "bands" not in entry):

@@ -111,8 +111,9 @@ REFUSED: tuple[Rule, ...] = (
     _pad_beyond_short_shell("met_bar"),
     Rule(
         ("length", "mortons_extension.to_hallux_tip"),
-        lambda rx: rx.length == "sulcus" and rx.mortons_extension is not None
-        and rx.mortons_extension.to_hallux_tip,
+        lambda rx: (
+            rx.length == "sulcus" and rx.mortons_extension is not None and rx.mortons_extension.to_hallux_tip
+        ),
         lambda rx: (
             "mortons_extension.to_hallux_tip = true reaches beyond a length sulcus shell (use length full)"
         ),
@@ -195,8 +196,11 @@ WARNED: tuple[Rule, ...] = (
     ),
     Rule(
         ("foot_length_mm", "shoe_size"),
-        lambda rx: rx.foot_length_mm is not None and rx.shoe_size is not None
-        and abs(rx.shoe_size.foot_length_mm - rx.foot_length_mm) > SHOE_SIZE_MISMATCH_MM,
+        lambda rx: (
+            rx.foot_length_mm is not None
+            and rx.shoe_size is not None
+            and abs(rx.shoe_size.foot_length_mm - rx.foot_length_mm) > SHOE_SIZE_MISMATCH_MM
+        ),
         lambda rx: (
             f"foot_length_mm = {show(rx.foot_length_mm)} disagrees with shoe_size {rx.shoe_size.system} "
             f"{show(rx.shoe_size.size)} (about {rx.shoe_size.foot_length_mm:.0f} mm), foot_length_mm is used"

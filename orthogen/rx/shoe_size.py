@@ -42,4 +42,3 @@ def _shoe_length_mm(system: str, size: float) -> float:
     if system == "UK":
         return (size + 23.0) / 3.0 * MM_PER_INCH
     return float(size)  # mondopoint
-
