@@ -27,8 +27,9 @@ WORKER_PRELOAD = (
     "matplotlib.textpath",  # the engraved label's glyph outlines
 )  # fmt: skip
 #: glibc's malloc in a worker: arrays up to this size come from the heap, not a fresh mmap, and up to
-#: TRIM of free heap is kept: an order's ~3 000 temporary arrays of 1-30 MB otherwise cost 12 000 page
-#: faults and 0.03 s of system time each order (0.01 s kept), for ~10 MB more resident memory.
+#: TRIM of free heap is kept. An order's large temporary arrays otherwise cost ~12 000 page faults and
+#: 0.03 s of system time (measured on the benchmark's orders: 500 faults and 0.01 s kept), for ~10 MB
+#: more resident memory per worker.
 MALLOC_MMAP_THRESHOLD = 32 * 2**20
 MALLOC_TRIM_THRESHOLD = 256 * 2**20
 CRASH_REASON = "the worker process died while designing this order (killed, or out of memory)"
