@@ -181,3 +181,29 @@ def test_png_holds_the_exact_pixels_and_nothing_else():
         assert im.mode == "RGB" and im.size == (67, 41) and not im.info
         assert np.array_equal(np.asarray(im), rgb)
     assert png_rgb(rgb) == data  # no time stamp or other varying chunk
+
+
+def test_check_labels_never_run_under_their_values(designs):
+    """A long check name is shortened with an ellipsis so it ends before its value column."""
+    pic = preview_picture(designs["left"])
+    texts = [t for t in pic.texts if t.panel == "checks" and t.text not in ("pass", "FAIL", "info")]
+    right = max(t.box[2] for t in texts)
+    values = [t for t in texts if abs(t.box[2] - right) < 1.0]
+    names = [t for t in texts if t not in values and "clinical checks" not in t.text]
+    assert len(values) >= 5 and len(names) == len(values)
+    for v in values:  # the name on the same row: the one overlapping it most in height
+        name = max(names, key=lambda t: min(t.box[3], v.box[3]) - max(t.box[1], v.box[1]))
+        assert name.box[2] < v.box[0], (name.text, v.text)
+    keys = {i.key for i in designs["left"].intent.items}
+    assert all(t.text in keys or t.text.endswith("…") for t in names)  # whole, or visibly shortened
+
+
+def test_a_label_too_long_for_its_room_ends_in_an_ellipsis():
+    from orthogen.output.preview import _fitted
+    from orthogen.output.raster import Canvas
+
+    c = Canvas(400, 100)
+    text = "heel lift (heel over ball, against the balanced foot)"
+    assert _fitted(c, text, 7, 1000.0) == text
+    short = _fitted(c, text, 7, 80.0)
+    assert short.endswith("…") and c.text_width(short, 7) <= 80.0 and text.startswith(short[:-1])

@@ -169,9 +169,20 @@ def _draw_checks(c: Canvas, box, d: Design) -> None:
         want = {"max": "≤ ", "min": "≥ "}.get(it.kind, "")
         want = "" if it.kind == "info" or not np.isfinite(it.prescribed) else f"{want}{it.prescribed:.1f}"
         c.text((x0, yy), mark, 7, fill=col, bold=True, panel="checks")
-        c.text((x0 + 0.09 * (x1 - x0), yy), it.key[:52], 7, panel="checks")
         value = f"{want}  {it.measured:.1f} {it.unit}"
+        left = x0 + 0.09 * (x1 - x0)
+        key = _fitted(c, it.key, 7, x1 - c.text_width(value, 7) - c.px(10) - left)
+        c.text((left, yy), key, 7, panel="checks")
         c.text((x1, yy), value, 7, anchor="ra", fill=col if it.kind != "info" else BLACK, panel="checks")
+
+
+def _fitted(c: Canvas, text: str, pt: float, room: float) -> str:
+    """``text``, shortened with an ellipsis to fit ``room`` pixels (never running under its value)."""
+    if c.text_width(text, pt) <= room:
+        return text
+    while len(text) > 1 and c.text_width(text + "…", pt) > room:
+        text = text[:-1]
+    return text.rstrip(" ,(") + "…"
 
 
 def _title(c: Canvas, lines: list[str], pt: float) -> None:
