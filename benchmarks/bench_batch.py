@@ -86,10 +86,12 @@ def bench(orders: Path, workers: int) -> dict:
         seconds = time.perf_counter() - t
     results = summary["orders"]
     peak: dict[int, float] = {}
+    cpu: dict[int, float] = {}  # each worker's own CPU time so far, reported with every order
     for r in results:
         w = r.get("worker", {})
         if "pid" in w:
             peak[w["pid"]] = max(peak.get(w["pid"], 0.0), w.get("peak_rss_mb", 0.0))
+            cpu[w["pid"]] = max(cpu.get(w["pid"], 0.0), w.get("cpu_s", 0.0))
     failed = [f"{r['order_id']}: {r['reason']}" for r in results if r["status"] != "done"]
     return {
         "workers": workers,
@@ -98,6 +100,7 @@ def bench(orders: Path, workers: int) -> dict:
         "per_min": 60.0 * len(results) / seconds,
         "design_s": sum(r["timings"].get("order_s", 0) for r in results),
         "peak_mb": max(peak.values(), default=float("nan")),
+        "cpu_s": sum(cpu.values()),
         "processes": len(peak),
         "failed": failed,
     }

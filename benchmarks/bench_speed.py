@@ -37,10 +37,9 @@ import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from bench_batch import write_orders, write_real_orders  # benchmarks/ is on the path as a script
+from bench_batch import bench, write_orders, write_real_orders  # benchmarks/ is on the path as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "foot_scans"
@@ -158,24 +157,9 @@ def cli_and_floor(path: Path, fl, side, repeat: int, work: Path) -> tuple[float,
 
 def batch(orders: Path, workers: int, feet: int) -> dict:
     """Run the order file with ``workers`` local workers: feet per minute, CPU per foot, peak memory."""
-    from orthogen.lab.batch import run_batch
-
-    with tempfile.TemporaryDirectory(prefix="orthogen-bench-") as out:
-        t = time.perf_counter()
-        summary = run_batch(orders, out, workers=workers)
-        wall = time.perf_counter() - t
-    results = summary["orders"]
-    cpu: dict[int, float] = {}
-    rss: dict[int, float] = {}
-    for r in results:
-        w = r.get("worker", {})
-        if "pid" in w:
-            cpu[w["pid"]] = max(cpu.get(w["pid"], 0.0), w.get("cpu_s", 0.0))
-            rss[w["pid"]] = max(rss.get(w["pid"], 0.0), w.get("peak_rss_mb", 0.0))
-    failed = [f"{r['order_id']}: {r['reason']}" for r in results if r["status"] != "done"]
-    return {"workers": workers, "orders": len(results), "feet": feet, "wall": wall,
-            "feet_per_min": 60.0 * feet / wall, "cpu_per_foot": sum(cpu.values()) / feet,
-            "peak_mb": max(rss.values(), default=float("nan")), "failed": failed}  # fmt: skip
+    r = bench(orders, workers)
+    return {**r, "feet": feet, "wall": r["seconds"], "feet_per_min": 60.0 * feet / r["seconds"],
+            "cpu_per_foot": r["cpu_s"] / feet}  # fmt: skip
 
 
 def batch_rows(name: str, orders: Path, feet: int) -> tuple[list[list[str]], list[str]]:

@@ -15,22 +15,12 @@ import pytest
 
 from orthogen.lab.batch import order_is_complete, run_batch
 from orthogen.lab.folder import MANIFEST, TEMP_MARKER, TEMP_MARKER_TEXT, sha256_file
-from orthogen.lab.orders import check_orders, parse_orders
+from orthogen.lab.orders import COLUMNS, check_orders, parse_orders
 
 REPO = Path(__file__).resolve().parents[1]
 SCANS = REPO / "foot_scans"
 TEMPLATES = REPO / "templates"
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "foot_scans"
-COLUMNS = [
-    "order_id",
-    "patient_ref",
-    "left_scan",
-    "right_scan",
-    "prescription",
-    "overrides",
-    "quantity",
-    "formats",
-]
 #: overrides for a quick device (three-quarter length, no pad, no skive, no label)
 FAST = "template=dress;length=three_quarter;met_pad=false;medial_heel_skive_mm=0;heel_cup_depth_mm=9;label="
 CLI = [sys.executable, "-c", "from orthogen.cli.app import main; main()"]

@@ -82,18 +82,10 @@ def test_design_is_byte_identical_across_processes(tmp_path):
 
 
 def _write_orders(path: Path, rows: list[dict]) -> Path:
-    cols = [
-        "order_id",
-        "patient_ref",
-        "left_scan",
-        "right_scan",
-        "prescription",
-        "overrides",
-        "quantity",
-        "formats",
-    ]
+    from orthogen.lab.orders import COLUMNS
+
     with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
+        w = csv.DictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")
         w.writeheader()
         w.writerows(rows)
     return path

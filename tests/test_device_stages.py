@@ -134,13 +134,15 @@ def test_edge_caps_feather_and_skive():
     poly = Polygon([(0, -50), (200, -50), (200, 50), (0, 50)])
     thick = np.full(GRID.shape, 3.0)
     toe = (X > 150).astype(float)
-    cap = cons.edge_cap(GRID, poly, None, toe, np.zeros(GRID.shape), thick, skived=False)
+    cap = np.minimum(*cons.edge_caps(GRID, poly, None, toe, np.zeros(GRID.shape), thick, skived=False))
     x_in = np.arange(150, 200)
     prof = cap[150:200, 60]
     assert np.all(prof[x_in >= 197] <= 1.5) and prof[x_in == 170][0] >= 3.0  # full thickness 30 mm in
     line = np.array([[120.0, -60.0], [120.0, 60.0]])
     cut = Polygon([(0, -50), (120, -50), (120, 50), (0, 50)])  # the outline is trimmed at its end line
-    cap = cons.edge_cap(GRID, cut, line, np.zeros(GRID.shape), np.zeros(GRID.shape), thick, skived=True)
+    cap = np.minimum(
+        *cons.edge_caps(GRID, cut, line, np.zeros(GRID.shape), np.zeros(GRID.shape), thick, skived=True)
+    )
     prof = cap[100:121, 60]  # x = 100 .. 120
     assert prof[-1] <= 1.5 and prof[-10] < 3.0 and prof[0] >= 3.0  # tapers over more than 10 mm
 

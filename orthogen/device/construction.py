@@ -274,20 +274,6 @@ def wall_tops(
     return tuple(outs)
 
 
-def edge_cap(
-    grid: Grid,
-    outline: Polygon,
-    end_line: np.ndarray | None,
-    toe: np.ndarray,
-    forefoot: np.ndarray,
-    thickness: np.ndarray,
-    skived: bool,
-) -> np.ndarray:
-    """The most a device may be thick near its distal end and forefoot edges (mm; inf elsewhere):
-    the lesser of :func:`edge_caps`."""
-    return np.minimum(*edge_caps(grid, outline, end_line, toe, forefoot, thickness, skived))
-
-
 def edge_caps(
     grid: Grid,
     outline: Polygon,
@@ -392,12 +378,11 @@ def rearfoot_post(
     return footbed + np.maximum(X - x_end, 0.0) + POST_SIDE_SLOPE * outside
 
 
-def extend_outside(field: np.ndarray, inside: np.ndarray, *more: np.ndarray) -> np.ndarray | tuple:
-    """``field`` with every cell outside ``inside`` set to its nearest inside cell's value (so the
-    grid solid's boundary cells, cut by the outline, carry the edge's own heights); given ``more``
-    fields, the tuple of all of them extended alike (the nearest cells found once)."""
-    fields = (field, *more)
-    if not (inside.all() or not inside.any()):
-        idx = tuple(ndimage.distance_transform_edt(~inside, return_distances=False, return_indices=True))
-        fields = tuple(f[idx] for f in fields)
-    return fields if more else fields[0]
+def extend_outside(inside: np.ndarray, *fields: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``fields`` with every cell outside ``inside`` set to its nearest inside cell's value (so the
+    grid solid's boundary cells, cut by the outline, carry the edge's own heights); the nearest
+    cells are found once for all the fields."""
+    if inside.all() or not inside.any():
+        return fields
+    idx = tuple(ndimage.distance_transform_edt(~inside, return_distances=False, return_indices=True))
+    return tuple(f[idx] for f in fields)

@@ -379,7 +379,7 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
         # a shell of its nominal thickness: the full shell behind the met heads, its extension beyond
         # (read on the top extended past the outline, so the underside runs smoothly into the cut)
         wide = contains_xy(outline.polygon.buffer(2.0 * grid.spacing), X, Y)
-        top_wide = cons.extend_outside(top, inside)
+        (top_wide,) = cons.extend_outside(inside, top)
         under = np.maximum(cons.shell_underside(top_wide, wide, grid, t0), top - base)
         post = cons.rearfoot_post(grid, regions, bed, inside, under, bal.heel_seat_target_deg)
         bottom = np.maximum(np.maximum(np.minimum(under, post), bed), top - cap)
@@ -396,7 +396,7 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
     if thin.any():
         raise GeometryError(_thin_reason(thin, fields, thick, rx))
     top = np.maximum(top, bottom + min(cons.EDGE_THICKNESS_MM, cons.MIN_THICKNESS_MM))
-    top, bottom = cons.extend_outside(top, inside, bottom)
+    top, bottom = cons.extend_outside(inside, top, bottom)
     surfaces = DeviceSurfaces(
         grid,
         top,
