@@ -491,3 +491,29 @@ def test_workers_run_booleans_on_their_own_thread():
         for kind in ("worker", "free")
     }  # fmt: skip
     assert threads["worker"] < threads["free"], threads
+
+
+@pytest.mark.skipif(
+    "forkserver" not in __import__("multiprocessing").get_all_start_methods(), reason="no fork server"
+)
+def test_the_fork_server_started_early_is_the_one_the_workers_come_from():
+    """A batch starts its workers' fork server first, so its imports run beside the batch's own
+    start-up: the pool made later forks from that same server, and the server's numeric libraries
+    are single-threaded as the workers' must be."""
+    code = (
+        "import os\n"
+        "from concurrent.futures import ProcessPoolExecutor\n"
+        "from multiprocessing import forkserver\n"
+        "from orthogen.lab import executors\n"
+        "assert executors.start_fork_server()\n"
+        "pid = forkserver._forkserver._forkserver_pid\n"
+        "env = open(f'/proc/{pid}/environ', 'rb').read().split(b'\\0')\n"
+        "assert b'OPENBLAS_NUM_THREADS=1' in env and b'OMP_NUM_THREADS=1' in env, env\n"
+        "assert os.environ.get('OPENBLAS_NUM_THREADS') != '1'  # the batch process itself is left as it was\n"
+        "with ProcessPoolExecutor(1, mp_context=executors._pool_context()) as pool:\n"
+        "    assert pool.submit(os.getppid).result() == pid\n"
+        "print('ok')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr

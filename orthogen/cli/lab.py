@@ -70,6 +70,10 @@ def batch_cmd(
     machine_price: MachinePriceArg = None,
 ) -> None:
     """Design every order of an order file; rerunning skips the orders that are already complete."""
+    if executor is ExecutorOpt.local:
+        from orthogen.lab.executors import start_fork_server
+
+        start_fork_server()  # the workers' imports start now, beside the command's own start-up
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from orthogen import __version__
 from orthogen.errors import OrthogenError, output_error
-from orthogen.lab.executors import get_executor
+from orthogen.lab.executors import get_executor, run_local, start_fork_server
 from orthogen.lab.folder import (
     MANIFEST,
     batch_lock,
@@ -73,6 +73,8 @@ def run_batch(
     """
     t0 = time.perf_counter()
     run = get_executor(executor)
+    if run is run_local:
+        start_fork_server()  # its imports run while the orders are read and checked
     if executor == "dask" and not scheduler:
         raise OrthogenError("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
     orders = parse_orders(orders_path)

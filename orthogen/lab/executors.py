@@ -96,8 +96,8 @@ def one_boolean_thread() -> bool:
     import manifold3d
 
     cpus = os.sched_getaffinity(0)
-    try:
-        os.sched_setaffinity(0, {min(cpus)})
+    try:  # workers started together size their pools on different CPUs, side by side
+        os.sched_setaffinity(0, {sorted(cpus)[os.getpid() % len(cpus)]})
         ball = manifold3d.Manifold.sphere(1.0, 200)  # 20 000 triangles: large enough to go parallel
         (ball ^ ball.translate((0.5, 0.0, 0.0))).status()
     except OSError:
@@ -139,15 +139,39 @@ def _stop_workers(pool) -> None:
             pass
 
 
-def run_local(specs: list[dict], done: Done, *, workers: int = 1, scheduler: str | None = None) -> None:
-    """Run the specs in a process pool; a crashed worker's orders are retried alone, then failed."""
+def _pool_context():
+    """The multiprocessing context of the local pool: a fork server that has imported
+    :data:`WORKER_PRELOAD` where the platform has one, else spawn."""
     import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
 
     ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
     if ctx.get_start_method() == "forkserver":
         ctx.set_forkserver_preload(list(WORKER_PRELOAD))
+    return ctx
+
+
+def start_fork_server() -> bool:
+    """Start the local pool's fork server now, in the background (False where there is none).
+
+    Its imports (:data:`WORKER_PRELOAD`, about 0.7 s) then run beside the batch's own start-up (the
+    command's imports, reading the order file, checking the output folder) instead of after it; the
+    pool made later forks its workers from this server.
+    """
+    if _pool_context().get_start_method() != "forkserver":
+        return False
+    from multiprocessing import forkserver
+
+    with one_thread_env():  # the server's numeric libraries start single-threaded, as the workers'
+        forkserver.ensure_running()
+    return True
+
+
+def run_local(specs: list[dict], done: Done, *, workers: int = 1, scheduler: str | None = None) -> None:
+    """Run the specs in a process pool; a crashed worker's orders are retried alone, then failed."""
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    ctx = _pool_context()
     queue, suspects, crashes = deque(specs), deque(), {}
     inflight: dict = {}
     pool = None
