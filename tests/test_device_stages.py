@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from shapely import contains_xy
 from shapely.geometry import Point, Polygon
 
 from orthogen.device import balance as bal
@@ -145,6 +146,10 @@ def test_edge_caps_feather_and_skive():
     )
     prof = cap[100:121, 60]  # x = 100 .. 120
     assert prof[-1] <= 1.5 and prof[-10] < 3.0 and prof[0] >= 3.0  # tapers over more than 10 mm
+    # the cells inside the outline, when the caller has them, give the same caps
+    known = cons.edge_caps(GRID, cut, line, toe, toe, thick, True, contains_xy(cut, X, Y))
+    for a, b in zip(known, cons.edge_caps(GRID, cut, line, toe, toe, thick, True), strict=True):
+        assert np.array_equal(a, b)
 
 
 def test_trimline_is_a_fair_curve_without_notches():
@@ -153,6 +158,10 @@ def test_trimline_is_a_fair_curve_without_notches():
     out = cons.device_outline(GRID, rise, cand, cand.buffer(5), np.zeros(GRID.shape[0]), 3.0)
     # the narrow notch is bridged by the smoothing: no point of the contact's edge is 15 mm in
     assert out.contact.buffer(0.5).contains(Point(140, 28)) and out.contact.area > 0.85 * cand.area
+    known = cons.device_outline(
+        GRID, rise, cand, cand.buffer(5), np.zeros(GRID.shape[0]), 3.0, contains_xy(cand, X, Y)
+    )
+    assert known.polygon.equals_exact(out.polygon, 0.0) and known.contact.equals_exact(out.contact, 0.0)
 
 
 def test_trim_to_length_rounds_the_corners():

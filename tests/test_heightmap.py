@@ -53,3 +53,15 @@ def test_square_closing_and_opening_are_scipys_iterated_ones():
             want_opened = ndimage.binary_opening(mask, structure=square, iterations=cells)
             assert np.array_equal(close_square(mask, cells), want_closed)
             assert np.array_equal(open_square(mask, cells), want_opened)
+
+
+def test_grid_mesh_is_made_once_per_grid_and_read_only():
+    """The cell centres are kept per grid for the design's many callers; read-only, so no caller can
+    change another's copy."""
+    g = Grid((-3.0, 2.5), 0.5, (7, 5))
+    X, Y = g.mesh()
+    x, y = g.axes()
+    assert np.array_equal(X, np.broadcast_to(x[:, None], (7, 5)))
+    assert np.array_equal(Y, np.broadcast_to(y[None, :], (7, 5)))
+    assert g.mesh()[0] is X and Grid((-3.0, 2.5), 0.5, (7, 5)).mesh()[1] is Y
+    assert not X.flags.writeable and not Y.flags.writeable

@@ -171,6 +171,7 @@ def device_outline(
     wall_zone: Polygon,
     centre_y: np.ndarray,
     wall_mm: float,
+    in_candidate: np.ndarray | None = None,
 ) -> Outline:
     """Contact region and outline (foot frame, mm).
 
@@ -179,10 +180,11 @@ def device_outline(
     is at most 0 inside ``candidate`` (the foot's trimmed footprint); its medial and lateral
     edges are smoothed along the foot over TRIMLINE_SMOOTH_MM, so a trimline is a fair curve,
     never a notch. Inside ``wall_zone`` (heel and midfoot) a wall of ``wall_mm`` stands beyond it.
+    ``in_candidate``: the cells inside ``candidate``, when already known.
     """
     X, Y = grid.mesh()
     x, y = grid.axes()
-    cand = contains_xy(candidate, X, Y)
+    cand = contains_xy(candidate, X, Y) if in_candidate is None else in_candidate
     ok = cand & (rise <= 0.0)
     cj = np.clip(np.rint((centre_y - y[0]) / grid.spacing).astype(int), 0, len(y) - 1)
     # where the centre line leaves the footprint (the toes), the middle of the footprint's slice
@@ -282,6 +284,7 @@ def edge_caps(
     forefoot: np.ndarray,
     thickness: np.ndarray,
     skived: bool,
+    inside: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(end cap, side cap): the most a device may be thick near its distal end, and near its
     forefoot's side edges (mm; inf elsewhere).
@@ -289,11 +292,12 @@ def edge_caps(
     ``end_line``: the cut line of a trimmed length, which ``outline`` ends on (None: full length,
     whose end is the outline around the toes, weighted by ``toe``). ``forefoot``: 0..1 weight of the
     forefoot, whose side edges taper at SIDE_EDGE_SLOPE. ``thickness``: the device's nominal thickness there.
+    ``inside``: the cells inside ``outline``, when already known.
     """
     X, Y = grid.mesh()
     # exact distances only near the outline, where a cap can act (a coarse transform picks the cells);
     # outside the outline only its first cells: the device's fields are carried out from its edge
-    inside = contains_xy(outline, X, Y)
+    inside = contains_xy(outline, X, Y) if inside is None else inside
     near = ndimage.distance_transform_edt(inside) * grid.spacing <= CAP_REACH_MM
     near &= ndimage.distance_transform_edt(~inside) <= OUTSIDE_CELLS
     d_edge = np.full(grid.shape, np.inf)

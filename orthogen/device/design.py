@@ -355,7 +355,13 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
     trim = trim + toe * np.maximum(F - bed + 0.5 * wall + 0.5 - trim, 0.0)
     wall_zone = _behind(regions, grid, 25.0)
     outline = cons.device_outline(
-        grid, F - bed - trim + 0.5 * wall, candidate, wall_zone, regions.centre_y(grid.axes()[0]), wall
+        grid,
+        F - bed - trim + 0.5 * wall,
+        candidate,
+        wall_zone,
+        regions.centre_y(grid.axes()[0]),
+        wall,
+        inside_c,
     )
     if outline.polygon.is_empty or outline.polygon.area < 1000.0:
         raise GeometryError("the device outline came out empty: the scan's plantar surface is unusable")
@@ -368,7 +374,7 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
     # construction: underside, post, feathered / skived ends
     forefoot_w = ramp(X, regions.met_line_x(Y) - 30.0, regions.met_line_x(Y) - 10.0)
     skived = rx.length in SHORT_LENGTHS
-    end_cap, side_cap = cons.edge_caps(grid, outline.polygon, cut, toe, forefoot_w, top - bed, skived)
+    end_cap, side_cap = cons.edge_caps(grid, outline.polygon, cut, toe, forefoot_w, top - bed, skived, inside)
     cap = np.minimum(end_cap, side_cap)
     if rx.construction == "shell":
         # the extension lies on the footbed: its forefoot edges and a full or sulcus end feather down

@@ -9,6 +9,7 @@ Pure array functions. A grid is described by its ``origin`` (x, y of cell
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import ndimage
@@ -40,9 +41,9 @@ class Grid:
         return x, y
 
     def mesh(self) -> tuple[np.ndarray, np.ndarray]:
-        """Cell-centre coordinate arrays X, Y of shape ``shape`` (indexing 'ij'), mm."""
-        x, y = self.axes()
-        return np.meshgrid(x, y, indexing="ij")
+        """Cell-centre coordinate arrays X, Y of shape ``shape`` (indexing 'ij'), mm; read-only (one
+        pair per grid is kept for its many callers: a device design asks for it ~50 times)."""
+        return _mesh(self)
 
     def to_index(self, xy: np.ndarray) -> np.ndarray:
         """Fractional cell indices (…, 2) of points ``xy`` (…, 2) in mm."""
@@ -51,6 +52,13 @@ class Grid:
     @property
     def cell_area(self) -> float:
         return self.spacing * self.spacing
+
+
+@lru_cache(maxsize=8)
+def _mesh(grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    X, Y = np.meshgrid(*grid.axes(), indexing="ij")
+    X.flags.writeable = Y.flags.writeable = False
+    return X, Y
 
 
 def lower_envelope(vertices: np.ndarray, faces: np.ndarray, grid: Grid) -> np.ndarray:
