@@ -260,9 +260,10 @@ def open_surface_kind(
     return "impression" if float(va @ up) > 0 else "plantar_shell"
 
 
-def _rough_footprint(v: np.ndarray, faces: np.ndarray, spacing: float, open_surface: bool):
+def _rough_footprint(v: np.ndarray, faces: np.ndarray, spacing: float, open_surface: bool, edge: float):
     """Quick footprint for the alignment passes: vertex minima per cell on dense scans, the exact
-    z-buffer on coarse ones (a mesh with long edges leaves most cells without a vertex).
+    z-buffer on coarse ones (a mesh with long edges leaves most cells without a vertex). ``edge``:
+    the mesh's median edge length (mm; a rotation does not change it).
 
     Returns (grid, heights, footprint mask, the exact lower envelope or None if not made)."""
     from orthogen.errors import ScanError
@@ -270,7 +271,6 @@ def _rough_footprint(v: np.ndarray, faces: np.ndarray, spacing: float, open_surf
     from orthogen.foot.plantar import despike, footprint_mask, vertex_envelope
 
     grid = Grid.covering(v[:, :2].min(axis=0), v[:, :2].max(axis=0), spacing, margin=2 * spacing)
-    edge = float(np.median(np.linalg.norm(v[faces[:, 0]] - v[faces[:, 1]], axis=1)))
     exact = None if edge < 0.8 * spacing else lower_envelope(v, faces, grid)
     raw = vertex_envelope(v, grid) if exact is None else exact
     h = despike(fill_gaps(raw, 2))
@@ -314,11 +314,12 @@ def align_scan(
         else:
             up = closed_foot_up(v, faces)
     # rough frame: z = up, x = any direction across it
+    edge = float(np.median(np.linalg.norm(v[faces[:, 0]] - v[faces[:, 1]], axis=1)))
     b1, _ = _perpendicular_basis(up)
     r = frame_from_axes(b1, up)
     # 1. floor: the support plane of the (despiked) plantar surface under the footprint's centre
     vr = v @ r.T
-    grid, h, mask, _ = _rough_footprint(vr, faces, 2.0, is_open)
+    grid, h, mask, _ = _rough_footprint(vr, faces, 2.0, is_open, edge)
     X, Y = grid.mesh()
     sel = np.isfinite(h) & mask
     pts = np.column_stack([X[sel], Y[sel], h[sel]])
@@ -326,7 +327,7 @@ def align_scan(
     r = rotation_to_z(fit_floor(pts, c)) @ r
     # 2. long axis and heel end from the footprint, in the levelled frame
     vr = v @ r.T
-    grid, h, mask, envelope = _rough_footprint(vr, faces, 1.0, is_open)
+    grid, h, mask, envelope = _rough_footprint(vr, faces, 1.0, is_open, edge)
     if kind == "auto":
         kind = open_surface_kind(v, faces, up, grid, h, va) if is_open else "full_foot"
     c, d = principal_axis_2d(mask, grid)
@@ -334,11 +335,11 @@ def align_scan(
     rz = np.array([[np.cos(ang), np.sin(ang), 0], [-np.sin(ang), np.cos(ang), 0], [0, 0, 1.0]])
     r = rz @ r
     vr = v @ r.T
-    grid, h, mask, envelope = _rough_footprint(vr, faces, 1.0, is_open)
+    grid, h, mask, envelope = _rough_footprint(vr, faces, 1.0, is_open, edge)
     if not heel_is_at_low_x(mask):
         r = np.diag([-1.0, -1.0, 1.0]) @ r  # half turn about z: still a proper rotation
         vr = v @ r.T
-        grid, h, mask, envelope = _rough_footprint(vr, faces, 1.0, is_open)
+        grid, h, mask, envelope = _rough_footprint(vr, faces, 1.0, is_open, edge)
     # 3. origin: heel back at x = 0, floor at z = 0, long axis through the footprint centre at y = 0
     X, Y = grid.mesh()
     y0 = float(np.mean(Y[mask]))
