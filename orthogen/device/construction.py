@@ -25,12 +25,12 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 from scipy import ndimage
-from shapely import contains_xy
 from shapely.geometry import Polygon
 
 from orthogen.device.distance import distance_to
 from orthogen.device.regions import Regions, smoothstep
 from orthogen.device.template import largest_polygon
+from orthogen.foot.grid_polygon import cells_inside
 from orthogen.foot.heightmap import Grid, medial_line_profile
 from orthogen.rx.limits import SHORT_SHELL_END_MARGIN_MM, SHORT_SHELL_PAD_CLEAR_MM, SHORT_SHELL_SKIVE_MM
 
@@ -182,9 +182,8 @@ def device_outline(
     never a notch. Inside ``wall_zone`` (heel and midfoot) a wall of ``wall_mm`` stands beyond it.
     ``in_candidate``: the cells inside ``candidate``, when already known.
     """
-    X, Y = grid.mesh()
     x, y = grid.axes()
-    cand = contains_xy(candidate, X, Y) if in_candidate is None else in_candidate
+    cand = cells_inside(candidate, grid) if in_candidate is None else in_candidate
     ok = cand & (rise <= 0.0)
     cj = np.clip(np.rint((centre_y - y[0]) / grid.spacing).astype(int), 0, len(y) - 1)
     # where the centre line leaves the footprint (the toes), the middle of the footprint's slice
@@ -256,7 +255,7 @@ def wall_tops(
         return tuple(outs)
     r = 0.5 * outline.wall_mm
     start = footbed + trim - r  # the rim starts here, at the contact region's edge
-    ring = contains_xy(ring_poly, X, Y)
+    ring = cells_inside(ring_poly, grid)
     if not ring.any():
         return tuple(outs)
     d = distance_to(outline.contact.exterior, X[ring], Y[ring])
@@ -267,7 +266,7 @@ def wall_tops(
     # the fillet rises to the rim's start height at the nearest wall cell (the trimline there)
     idx = ndimage.distance_transform_edt(~ring, return_distances=False, return_indices=True)
     start_near = start[tuple(idx)]
-    near = contains_xy(outline.contact, X, Y) & contains_xy(ring_poly.buffer(WALL_FILLET_REACH_MM), X, Y)
+    near = cells_inside(outline.contact, grid) & cells_inside(ring_poly.buffer(WALL_FILLET_REACH_MM), grid)
     if near.any():
         d_in = distance_to(ring_poly, X[near], Y[near])
         fillet = start_near[near] - WALL_FILLET_SLOPE * d_in
@@ -297,7 +296,7 @@ def edge_caps(
     X, Y = grid.mesh()
     # exact distances only near the outline, where a cap can act (a coarse transform picks the cells);
     # outside the outline only its first cells: the device's fields are carried out from its edge
-    inside = contains_xy(outline, X, Y) if inside is None else inside
+    inside = cells_inside(outline, grid) if inside is None else inside
     near = ndimage.distance_transform_edt(inside) * grid.spacing <= CAP_REACH_MM
     near &= ndimage.distance_transform_edt(~inside) <= OUTSIDE_CELLS
     d_edge = np.full(grid.shape, np.inf)

@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import shapely
 from scipy import ndimage
-from shapely import contains_xy
 from shapely.geometry import Polygon
 
 from orthogen import __version__
@@ -52,6 +51,7 @@ from orthogen.device.template import (
 )
 from orthogen.device.verify import Checks, Intent, check_intent, measure_device, read_surfaces, require_valid
 from orthogen.errors import GeometryError, OrthogenError
+from orthogen.foot.grid_polygon import cells_inside
 from orthogen.foot.heightmap import QUARTER_LINE_FRACTION, Grid, sample
 from orthogen.foot.measure_scan import MeasuredFoot, MeasureOptions, measure_scan
 from orthogen.rx.limits import SHORT_LENGTHS, SHORT_SHELL_END_MM
@@ -320,7 +320,7 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
 
     # the prescribed arch height, then the trimlines: the medial edge rises arch_wrap_mm above the
     # foot's own medial quarter line, the lateral edge lateral_wall_mm above its lateral quarter line
-    inside_c = contains_xy(candidate, X, Y)
+    inside_c = cells_inside(candidate, grid)
     if rx.arch_height_mm is not None:
         fields["arch_height"] = corr.arch_height(
             F - bed, X, Y, grid, inside_c, regions, rx.arch_height_mm, floor=np.minimum(F - bed, t0)
@@ -365,7 +365,7 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
     )
     if outline.polygon.is_empty or outline.polygon.area < 1000.0:
         raise GeometryError("the device outline came out empty: the scan's plantar surface is unusable")
-    inside = contains_xy(outline.polygon, X, Y)
+    inside = cells_inside(outline.polygon, grid)
     # where the trimline was smoothed outward, the top stays at the rim's height, never above
     F = np.minimum(F, bed + trim)
     plain = np.minimum(plain, bed + trim)
@@ -384,7 +384,7 @@ def _design_foot(foot: MeasuredFoot, rx: Prescription, geom: TemplateGeometry) -
         top = np.minimum(top, bed + (side_cap if skived else cap))
         # a shell of its nominal thickness: the full shell behind the met heads, its extension beyond
         # (read on the top extended past the outline, so the underside runs smoothly into the cut)
-        wide = contains_xy(outline.polygon.buffer(2.0 * grid.spacing), X, Y)
+        wide = cells_inside(outline.polygon.buffer(2.0 * grid.spacing), grid)
         (top_wide,) = cons.extend_outside(inside, top)
         under = np.maximum(cons.shell_underside(top_wide, wide, grid, t0), top - base)
         post = cons.rearfoot_post(grid, regions, bed, inside, under, bal.heel_seat_target_deg)
