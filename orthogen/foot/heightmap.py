@@ -151,14 +151,14 @@ def surface_hits(
     tri = np.flatnonzero(count)
     ends = np.cumsum(count[tri])
     cuts = np.searchsorted(ends, np.arange(HITS_BLOCK, total, HITS_BLOCK), side="right")
+    z0, z1, z2 = (v[f[:, k], 2] for k in range(3))  # each triangle's corner heights, gathered once
     flat, zs = [], []
     for t in np.split(tri, cuts):
         cnt = count[t]
         k = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
         t = np.repeat(t, cnt)
-        sy = span_y[t]
-        ci = lo_x[t] + k // sy
-        cj = lo_y[t] + k % sy
+        di, dj = np.divmod(k, span_y[t])
+        ci, cj = lo_x[t] + di, lo_y[t] + dj
         # barycentric weights of the cell centres, in the same order of operations as ever
         px, py = ci.astype(float), cj.astype(float)
         dx, dy, dt = px - ax[t], py - ay[t], det[t]
@@ -166,11 +166,10 @@ def surface_hits(
         w2 = (ebx[t] * dy - dx * eby[t]) / dt
         w0 = 1.0 - w1 - w2
         eps = -edge_tolerance
-        inside = (w0 >= eps) & (w1 >= eps) & (w2 >= eps)
-        t, ci, cj, w0, w1, w2 = t[inside], ci[inside], cj[inside], w0[inside], w1[inside], w2[inside]
-        fz = f[t]
-        zs.append(w0 * v[fz[:, 0], 2] + w1 * v[fz[:, 1], 2] + w2 * v[fz[:, 2], 2])
-        flat.append(ci * ny + cj)
+        hit = np.flatnonzero((w0 >= eps) & (w1 >= eps) & (w2 >= eps))
+        t, w0, w1, w2 = t[hit], w0[hit], w1[hit], w2[hit]
+        zs.append(w0 * z0[t] + w1 * z1[t] + w2 * z2[t])
+        flat.append(ci[hit] * ny + cj[hit])
     return np.concatenate(flat), np.concatenate(zs)
 
 
