@@ -78,10 +78,16 @@ def distance_to(geom: BaseGeometry, x: np.ndarray, y: np.ndarray, limit: float =
 def _approx(px, py, ax, ay, dx, dy, inv_len2) -> np.ndarray:
     """Point-segment distance (not GEOS's rounding: within 1e-12 mm of it), with fewer operations."""
     ex, ey = px - ax, py - ay
-    t = np.clip((ex * dx + ey * dy) * inv_len2, 0.0, 1.0)
+    t = ex * dx
+    t += ey * dy
+    t *= inv_len2
+    np.clip(t, 0.0, 1.0, out=t)
     ex -= t * dx
     ey -= t * dy
-    return np.sqrt(ex * ex + ey * ey)
+    ex *= ex
+    ey *= ey
+    ex += ey
+    return np.sqrt(ex, out=ex)
 
 
 def _groups(x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
@@ -94,7 +100,10 @@ def _groups(x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
     for size in TILES_MM:
         m = round(size / fine)
         gx, gy = kx // m, ky // m
-        out.append(np.unique(gx * (int(gy.max()) + 1) + gy, return_inverse=True)[1])
+        key = gx * (int(gy.max()) + 1) + gy
+        present = np.zeros(int(key.max()) + 1, bool)
+        present[key] = True
+        out.append((np.cumsum(present) - 1)[key])  # np.unique's inverse: the rank of each key
     return out
 
 
@@ -107,7 +116,8 @@ def _nearest(x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray, limit: 
     among its parent's, down to the points themselves (r = 0), which get GEOS's own rounding. A
     group nowhere nearer than ``limit`` stops there: its points get min_s d(c, s) - r.
     """
-    dx, dy = b[:, 0] - a[:, 0], b[:, 1] - a[:, 1]
+    ax, ay = a[:, 0].copy(), a[:, 1].copy()  # contiguous: gathered for every (group, segment) pair
+    dx, dy = b[:, 0] - ax, b[:, 1] - ay
     len2 = dx * dx + dy * dy
     inv = np.divide(1.0, len2, out=np.zeros_like(len2), where=len2 > 0.0)
     # levels from coarse to fine: group of every point, centre and reach of every group
@@ -137,7 +147,7 @@ def _nearest(x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray, limit: 
             cnt, at = count[g0:g1], first[g0:g1] - first[g0]
             item = np.repeat(np.arange(g0, g1), cnt)
             seg = cand[np.repeat(cand_start[parent_of[g0:g1]] - at, cnt) + np.arange(item.size)]
-            d = _approx(cx[item], cy[item], a[seg, 0], a[seg, 1], dx[seg], dy[seg], inv[seg])
+            d = _approx(cx[item], cy[item], ax[seg], ay[seg], dx[seg], dy[seg], inv[seg])
             some = cnt > 0
             if some.any():
                 near[g0:g1][some] = np.minimum.reduceat(d, at[some])
@@ -154,7 +164,7 @@ def _nearest(x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray, limit: 
     # GEOS's own rounding for the pairs left (the nearest, and ties within the slack)
     for i0 in range(0, item.size, PAIRS_BLOCK):
         it, sg = item[i0 : i0 + PAIRS_BLOCK], cand[i0 : i0 + PAIRS_BLOCK]
-        np.minimum.at(out, it, point_segment_distance(x[it], y[it], a[sg, 0], a[sg, 1], b[sg, 0], b[sg, 1]))
+        np.minimum.at(out, it, point_segment_distance(x[it], y[it], ax[sg], ay[sg], b[sg, 0], b[sg, 1]))
     return out
 
 
