@@ -579,3 +579,25 @@ def test_a_mesh_of_slivers_is_damaged(tmp_path: Path) -> None:
     p = tmp_path / "slivers.stl"
     p.write_bytes(stl_bytes(v, np.arange(len(v)).reshape(-1, 3)))
     bad(p, "100% of its 500 faces are slivers")
+
+
+def test_sliver_share_is_the_share_of_faces_under_the_quality_bound() -> None:
+    """The written-out quality (4 sqrt(3) area / sum of squared edges) is numpy's, float for float:
+    an equilateral face is 1, a needle or a flat one 0, and random meshes count the same faces."""
+    from orthogen.scan import SLIVER_QUALITY, sliver_share
+
+    def quality(v, f):  # the plain numpy expression
+        tri = v[f]
+        e = tri[:, [1, 2, 0]] - tri
+        area2 = np.linalg.norm(np.cross(e[:, 0], -e[:, 2]), axis=1)
+        edges = (e * e).sum(axis=(1, 2))
+        return np.divide(2.0 * np.sqrt(3.0) * area2, edges, out=np.zeros_like(edges), where=edges > 0)
+
+    eq = np.array([[0, 0, 0], [1, 0, 0], [0.5, np.sqrt(3) / 2, 0], [2, 0, 0], [0.5, 1e-4, 0]], float)
+    f = np.array([[0, 1, 2], [0, 3, 4], [0, 1, 3], [0, 0, 0]])
+    assert quality(eq, f)[0] == pytest.approx(1.0) and sliver_share(eq, f) == 0.75
+    rng = np.random.default_rng(7)
+    for _ in range(5):
+        v = rng.normal(size=(3000, 3)) * rng.uniform(0.01, 300)
+        f = rng.integers(0, 3000, (9000, 3))
+        assert sliver_share(v, f, chunk=4000) == float(np.mean(quality(v, f) < SLIVER_QUALITY))

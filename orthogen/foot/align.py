@@ -82,15 +82,18 @@ def support_plane(hull_eq: np.ndarray, centroid: np.ndarray, up: np.ndarray):
     return n[idx], d[idx]
 
 
-def _contact_score(pts: np.ndarray, up: np.ndarray, long_axis: np.ndarray, floor_c: float) -> float:
-    """How much of the foot rests on the plane: area proxy × span along the long axis, squared."""
+def _contact_score(
+    pts: np.ndarray, up: np.ndarray, long_axis: np.ndarray, floor_c: float, length: float
+) -> float:
+    """How much of the foot rests on the plane: area proxy × span along the long axis, squared.
+    ``length``: the points' extent along ``long_axis`` (the same for every plane tried)."""
     h = pts @ up - floor_c
     near = pts[h < 2.0]
     if len(near) < 3:
         return 0.0
-    s_all = pts @ long_axis
     s = near @ long_axis
-    span = (np.percentile(s, 99) - np.percentile(s, 1)) / max(np.ptp(s_all), 1e-9)
+    hi, lo = np.percentile(s, [99, 1])
+    span = (hi - lo) / max(length, 1e-9)
     return float(len(near) / len(pts) * span**2)
 
 
@@ -148,6 +151,7 @@ def closed_foot_up(vertices: np.ndarray, faces: np.ndarray, n_dirs: int = 24) ->
     hull = _hull(v)
     centroid = surface_centroid(v, faces)
     b1, b2 = _perpendicular_basis(long_axis)
+    length = float(np.ptp(v @ long_axis))
     best, best_score = b1, -1.0
     for ang in np.linspace(0, 2 * np.pi, n_dirs, endpoint=False):
         u = np.cos(ang) * b1 + np.sin(ang) * b2
@@ -155,10 +159,10 @@ def closed_foot_up(vertices: np.ndarray, faces: np.ndarray, n_dirs: int = 24) ->
             for _ in range(3):  # settle onto the facet the foot would rest on
                 n, _ = support_plane(hull.equations, centroid, u)
                 u_new = -n / np.linalg.norm(n)
-                if np.allclose(u_new, u, atol=1e-9):
+                if np.all(np.abs(u_new - u) <= 1e-9 + 1e-5 * np.abs(u)):  # np.allclose, without its set-up
                     break
                 u = u_new
-        score = _contact_score(v, u, long_axis, float((v @ u).min()))
+        score = _contact_score(v, u, long_axis, float((v @ u).min()), length)
         if score > best_score:
             best, best_score = u, score
     return best / np.linalg.norm(best)

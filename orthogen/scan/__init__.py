@@ -189,10 +189,17 @@ def sliver_share(vertices: np.ndarray, faces: np.ndarray, chunk: int = 1 << 18) 
     """Share of faces whose quality 4 sqrt(3) area / (sum of squared edges) is below SLIVER_QUALITY."""
     bad = 0
     for start in range(0, len(faces), chunk):
-        tri = vertices[faces[start : start + chunk]]
-        e = tri[:, [1, 2, 0]] - tri
-        area2 = np.linalg.norm(np.cross(e[:, 0], -e[:, 2]), axis=1)  # twice the area
-        edges = (e * e).sum(axis=(1, 2))
+        a, b, c = (vertices[faces[start : start + chunk, k]] for k in range(3))
+        e0, e1, e2 = b - a, c - b, a - c
+        m = -e2
+        # twice the area, |e0 x -e2|, and the sum of the squared edges, written out in the order of
+        # operations of np.cross, np.linalg.norm and numpy's 8-way pairwise sum (the same floats, 2x faster)
+        x = e0[:, 1] * m[:, 2] - e0[:, 2] * m[:, 1]
+        y = e0[:, 2] * m[:, 0] - e0[:, 0] * m[:, 2]
+        z = e0[:, 0] * m[:, 1] - e0[:, 1] * m[:, 0]
+        area2 = np.sqrt((x * x + y * y) + z * z)
+        sq = [e[:, k] * e[:, k] for e in (e0, e1, e2) for k in range(3)]
+        edges = (((sq[0] + sq[1]) + (sq[2] + sq[3])) + ((sq[4] + sq[5]) + (sq[6] + sq[7]))) + sq[8]
         quality = np.divide(2.0 * np.sqrt(3.0) * area2, edges, out=np.zeros_like(edges), where=edges > 0)
         bad += int((quality < SLIVER_QUALITY).sum())
     return bad / max(1, len(faces))
