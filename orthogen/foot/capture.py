@@ -20,7 +20,7 @@ import numpy as np
 from scipy import ndimage
 
 from orthogen.errors import ScanError
-from orthogen.foot.classify import boundary_edges
+from orthogen.foot.classify import boundary_edges, face_areas
 from orthogen.foot.heightmap import Grid, sample, surface_hits
 from orthogen.foot.measure import SideCall
 from orthogen.foot.plantar import PlantarSurface
@@ -151,8 +151,7 @@ def body_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]]])
     graph = coo_matrix((np.ones(len(e), np.int8), (e[:, 0], e[:, 1])), shape=(n, n))
     count, label = connected_components(graph, directed=False)
-    tri = np.asarray(vertices, float)[faces]
-    area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    area = face_areas(np.asarray(vertices, float), faces)
     return np.sort(np.bincount(label[faces[:, 0]], weights=area, minlength=count))[::-1]
 
 

@@ -97,15 +97,32 @@ def detect_units(
     )
 
 
+def face_cross(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(b - a) x (c - a) of every face (m, 3): its normal times twice its area, in the units of
+    ``vertices`` squared. The same floats as ``np.cross`` on ``vertices[faces]``, written out (faster).
+    """
+    a, b, c = (vertices[faces[:, k]] for k in range(3))
+    u, w = b - a, c - a
+    n = np.empty_like(u)
+    n[:, 0] = u[:, 1] * w[:, 2] - u[:, 2] * w[:, 1]
+    n[:, 1] = u[:, 2] * w[:, 0] - u[:, 0] * w[:, 2]
+    n[:, 2] = u[:, 0] * w[:, 1] - u[:, 1] * w[:, 0]
+    return n
+
+
+def face_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Area of every face (m,), the same floats as ``0.5 * np.linalg.norm(np.cross(...), axis=1)``."""
+    n = face_cross(vertices, faces)
+    return 0.5 * np.sqrt((n[:, 0] * n[:, 0] + n[:, 1] * n[:, 1]) + n[:, 2] * n[:, 2])
+
+
 def vector_area(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Sum of area-weighted face normals (3,), file units squared; ~0 for a closed surface."""
-    tri = vertices[faces]
-    return 0.5 * np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]).sum(axis=0)
+    return 0.5 * face_cross(vertices, faces).sum(axis=0)
 
 
 def surface_area(vertices: np.ndarray, faces: np.ndarray) -> float:
-    tri = vertices[faces]
-    return float(0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1).sum())
+    return float(face_areas(vertices, faces).sum())
 
 
 def boundary_edges(faces: np.ndarray) -> np.ndarray:
