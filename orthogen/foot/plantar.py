@@ -245,8 +245,10 @@ def flange_cells(heights: np.ndarray, grid: Grid) -> np.ndarray:
     lab, n = ndimage.label(cand, structure=np.ones((3, 3)))
     if n == 0:
         return none
-    touching = np.unique(lab[border & cand])
-    flange = np.isin(lab, touching[touching > 0])
+    touching = np.zeros(n + 1, bool)  # the labels of the parts that reach the border
+    touching[lab[border & cand]] = True
+    touching[0] = False
+    flange = touching[lab]
     if flange.sum() < FLANGE_MIN_SHARE * valid.sum():
         return none
     # and the crest where the flange turns down into the cavity (within the rim band)
