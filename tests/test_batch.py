@@ -507,11 +507,11 @@ def test_the_fork_server_started_early_is_the_one_the_workers_come_from():
         "from orthogen.lab import executors\n"
         "assert executors.start_fork_server()\n"
         "pid = forkserver._forkserver._forkserver_pid\n"
-        "env = open(f'/proc/{pid}/environ', 'rb').read().split(b'\\0')\n"
-        "assert b'OPENBLAS_NUM_THREADS=1' in env and b'OMP_NUM_THREADS=1' in env, env\n"
-        "assert os.environ.get('OPENBLAS_NUM_THREADS') != '1'  # the batch process itself is left as it was\n"
         "with ProcessPoolExecutor(1, mp_context=executors._pool_context()) as pool:\n"
         "    assert pool.submit(os.getppid).result() == pid\n"
+        "env = open(f'/proc/{pid}/environ', 'rb').read().split(b'\\0')  # read once the server serves\n"
+        "assert b'OPENBLAS_NUM_THREADS=1' in env and b'OMP_NUM_THREADS=1' in env, env\n"
+        "assert os.environ.get('OPENBLAS_NUM_THREADS') != '1'  # the batch process itself is left as it was\n"
         "print('ok')\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
