@@ -27,6 +27,7 @@ from orthogen.device.distance import distance_to
 from orthogen.device.regions import Regions, frontal_angle
 from orthogen.errors import GeometryError
 from orthogen.foot.heightmap import Grid, envelopes, fill_gaps, medial_line_profile, sample
+from orthogen.scan.mesh import cross_rows
 
 #: Tolerances of the intent checks (deg or mm), named once.
 ANGLE_TOL_DEG = 0.5
@@ -87,12 +88,7 @@ def edge_topology(faces: np.ndarray) -> tuple[bool, bool]:
 def mesh_volume(vertices: np.ndarray, faces: np.ndarray) -> float:
     """Enclosed volume of a closed, outward-wound mesh (signed tetrahedra from the origin; mm³)."""
     t = np.asarray(vertices, np.float64)[faces]
-    b, c = t[:, 1], t[:, 2]
-    bxc = np.empty_like(b)  # b x c in np.cross's order of operations (the same floats, faster)
-    bxc[:, 0] = b[:, 1] * c[:, 2] - b[:, 2] * c[:, 1]
-    bxc[:, 1] = b[:, 2] * c[:, 0] - b[:, 0] * c[:, 2]
-    bxc[:, 2] = b[:, 0] * c[:, 1] - b[:, 1] * c[:, 0]
-    return float(np.einsum("ij,ij->i", t[:, 0], bxc).sum() / 6.0)
+    return float(np.einsum("ij,ij->i", t[:, 0], cross_rows(t[:, 1], t[:, 2])).sum() / 6.0)
 
 
 def topology(vertices: np.ndarray, faces: np.ndarray, solid=None) -> dict:

@@ -20,10 +20,11 @@ import numpy as np
 from scipy import ndimage
 
 from orthogen.errors import ScanError
-from orthogen.foot.classify import boundary_edges, face_areas
+from orthogen.foot.classify import boundary_edges
 from orthogen.foot.heightmap import Grid, sample, surface_hits
 from orthogen.foot.measure import SideCall
 from orthogen.foot.plantar import PlantarSurface
+from orthogen.scan.mesh import face_areas
 
 #: Coordinates must resolve at least this finely (mm): float32 numbers far from the origin, or
 #: text files written with too few decimals, round the surface to coarser steps (at 1e8 mm a float32

@@ -64,14 +64,9 @@ def cells_inside(polygon: BaseGeometry, grid: Grid) -> np.ndarray:
     doubt[col, below] = np.abs(yc - y[below]) <= NEAR_BOUNDARY_MM
     doubt[col, above] |= np.abs(y[np.minimum(above, ny - 1)] - yc) <= NEAR_BOUNDARY_MM
     doubt = doubt[:, :ny]
-    lo = np.searchsorted(x, coords[:, 0] - NEAR_BOUNDARY_MM, side="left")
-    hi = np.searchsorted(x, coords[:, 0] + NEAR_BOUNDARY_MM, side="right")
-    cols = (
-        np.repeat(lo, hi - lo)
-        + np.arange(int((hi - lo).sum()))
-        - np.repeat(np.cumsum(hi - lo) - (hi - lo), hi - lo)
-    )
-    doubt[cols] = True
+    vx = np.sort(coords[:, 0])  # and every column through (or next to) a vertex
+    j = np.clip(np.searchsorted(vx, x), 1, vx.size - 1)
+    doubt[np.minimum(np.abs(x - vx[j - 1]), np.abs(vx[j] - x)) <= NEAR_BOUNDARY_MM] = True
     if doubt.any():
         X, Y = grid.mesh()
         inside[doubt] = shapely.contains_xy(polygon, X[doubt], Y[doubt])

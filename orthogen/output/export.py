@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from orthogen.scan.mesh import cross_rows
+
 STL_HEADER = b"orthogen binary STL, units: mm, frame: z up, heel at x=0".ljust(80, b" ")
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)
 
@@ -93,11 +95,7 @@ def write_file_set(
 def stl_bytes(vertices: np.ndarray, faces: np.ndarray) -> bytes:
     """Binary STL of a triangle mesh (float32, mm), with unit facet normals."""
     tri = np.asarray(vertices, np.float64)[np.asarray(faces)]
-    e1, e2 = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
-    n = np.empty_like(e1)  # e1 x e2, in np.cross's order of operations (the same floats, a third faster)
-    n[:, 0] = e1[:, 1] * e2[:, 2] - e1[:, 2] * e2[:, 1]
-    n[:, 1] = e1[:, 2] * e2[:, 0] - e1[:, 0] * e2[:, 2]
-    n[:, 2] = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    n = cross_rows(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     norm = np.linalg.norm(n, axis=1, keepdims=True)
     n = np.divide(n, norm, out=np.zeros_like(n), where=norm > 0)
     rec = np.zeros(len(tri), dtype=[("n", "<f4", 3), ("v", "<f4", (3, 3)), ("attr", "<u2")])
